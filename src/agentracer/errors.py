@@ -1,0 +1,39 @@
+"""Named exceptions for every failure a user can hit.
+
+Each message says what went wrong and, where it can, what to do next. The CLI turns any
+`AgenTracerError` into a one-line message and exit code 2; nothing else should reach the user
+as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AgenTracerError(Exception):
+    """Base class: a problem the user can fix, reported as one line."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        text = " ".join(self.message.split())
+        return f"{self.path}: {text}" if self.path else text
+
+
+class TraceFormatError(AgenTracerError):
+    """A file is not JSON, is no known trajectory format, or holds an invalid trajectory."""
+
+
+class DatasetNotFoundError(AgenTracerError):
+    """A benchmark could be found neither locally nor on the HuggingFace Hub."""
+
+
+class UnknownTracerError(AgenTracerError):
+    """A tracer name that is not in the registry."""
+
+
+class RunDirectoryError(AgenTracerError):
+    """An evaluation run directory that cannot be resumed with the requested configuration."""

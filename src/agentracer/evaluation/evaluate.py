@@ -1,0 +1,27 @@
+"""One call to evaluate a tracer on a loaded benchmark and write the run directory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agentracer.evaluation.report import summarise, write_reports
+from agentracer.evaluation.runner import RecordResult, RunConfig, RunOutcome, run_evaluation
+from agentracer.formats.benchmarks import Benchmark
+from agentracer.tracers.base import Tracer
+
+
+def evaluate(
+    benchmark: Benchmark,
+    tracer: Tracer,
+    config: RunConfig,
+    out_dir: Path,
+    on_result: Callable[[RecordResult | None], None] | None = None,
+) -> tuple[dict[str, Any], RunOutcome]:
+    """Run (or resume) `tracer` on `benchmark` in `out_dir`; returns the summary and the outcome."""
+    outcome = asyncio.run(run_evaluation(benchmark, tracer, config, out_dir, on_result))
+    summary = summarise(config, outcome, location=benchmark.location)
+    write_reports(out_dir, summary)
+    return summary, outcome

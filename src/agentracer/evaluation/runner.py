@@ -1,0 +1,194 @@
+"""Run a tracer over a benchmark into a run directory that survives interruption.
+
+A run directory holds `config.json` (what was run), `results.jsonl` (one line per finished
+trajectory: verdict, gold label, correctness), `summary.json` and `results.md`. Each result
+line is flushed to disk as soon as its verdict exists, so Ctrl-C or a crash loses at most the
+verdicts in flight; running again with the same directory skips every finished trajectory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentracer.errors import AgenTracerError, RunDirectoryError
+from agentracer.evaluation.metrics import Score, score_verdict
+from agentracer.formats.benchmarks import Benchmark
+from agentracer.tracers.base import Expectation, Tracer, TracerSettings
+from agentracer.trajectory import Label, Trajectory, Verdict
+
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+TABLE_FILE = "results.md"
+
+
+class RunConfig(BaseModel):
+    """What an evaluation run computes. The fields in `IDENTITY` must match to resume a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bench: str
+    subsets: list[str]
+    tracer: str
+    settings: TracerSettings = Field(default_factory=TracerSettings)
+    with_ground_truth: bool = True
+    tolerances: list[int] = Field(default_factory=lambda: [1, 3])
+    concurrency: int = Field(default=4, ge=1)
+    data: str | None = None
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("bench", "tracer", "settings", "with_ground_truth")
+
+    def identity(self) -> dict[str, Any]:
+        dumped = self.model_dump(mode="json")
+        return {key: dumped[key] for key in self.IDENTITY}
+
+
+class RecordResult(BaseModel):
+    """One line of `results.jsonl`."""
+
+    id: str
+    subset: str
+    n_steps: int
+    flags: list[str] = Field(default_factory=list)
+    gold: Label
+    verdict: Verdict
+    score: Score
+    expectation: Expectation | None = None
+
+
+@dataclass
+class RunOutcome:
+    """What `run_evaluation` did: all results (old and new), and what it could not do."""
+
+    results: list[RecordResult]
+    computed: int
+    resumed: int
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+def prepare_run_dir(out_dir: Path, config: RunConfig) -> dict[str, RecordResult]:
+    """Create or reopen `out_dir`; returns the results already finished there."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / CONFIG_FILE
+    if config_path.exists():
+        try:
+            previous = RunConfig.model_validate_json(config_path.read_text(encoding="utf-8"))
+        except ValidationError:
+            raise RunDirectoryError(
+                "holds a config.json this version cannot read; use another --out", path=out_dir
+            ) from None
+        if previous.identity() != config.identity():
+            differing = [
+                k for k in config.IDENTITY if previous.identity()[k] != config.identity()[k]
+            ]
+            raise RunDirectoryError(
+                f"holds a run with a different {', '.join(differing)} "
+                f"({json.dumps({k: previous.identity()[k] for k in differing})}); "
+                "use another --out to start a new run",
+                path=out_dir,
+            )
+    config_path.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    return read_results(out_dir / RESULTS_FILE)
+
+
+def read_results(path: Path) -> dict[str, RecordResult]:
+    """Finished results keyed by trajectory id; a torn last line (from a kill) is dropped."""
+    if not path.exists():
+        return {}
+    results: dict[str, RecordResult] = {}
+    good_lines: list[str] = []
+    torn = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            result = RecordResult.model_validate_json(line)
+        except ValidationError:
+            torn = True
+            continue
+        results[result.id] = result
+        good_lines.append(line)
+    if torn:  # rewrite so later appends follow a clean line
+        path.write_text("".join(f"{line}\n" for line in good_lines), encoding="utf-8")
+    return results
+
+
+def _append(handle: TextIO, result: RecordResult) -> None:
+    handle.write(result.model_dump_json() + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+async def _attribute_one(
+    tracer: Tracer, trajectory: Trajectory, subset: str, config: RunConfig
+) -> RecordResult:
+    assert trajectory.label is not None
+    verdict = await tracer.attribute(trajectory, with_ground_truth=config.with_ground_truth)
+    return RecordResult(
+        id=trajectory.id,
+        subset=subset,
+        n_steps=len(trajectory.steps),
+        flags=trajectory.flags,
+        gold=trajectory.label,
+        verdict=verdict,
+        score=score_verdict(verdict, trajectory.label, config.tolerances),
+        expectation=tracer.expectation(trajectory),
+    )
+
+
+async def run_evaluation(
+    benchmark: Benchmark,
+    tracer: Tracer,
+    config: RunConfig,
+    out_dir: Path,
+    on_result: Callable[[RecordResult | None], None] | None = None,
+) -> RunOutcome:
+    """Attribute every labelled trajectory of `benchmark` not yet finished in `out_dir`.
+
+    Records that failed to load, or have no gold label, are reported in `skipped`; a tracer
+    error on one trajectory is reported in `failed` and retried on the next run. `on_result`
+    is called once per trajectory (None for one that failed), e.g. to advance a progress bar.
+    """
+    finished = prepare_run_dir(out_dir, config)
+    skipped = [{"path": e.path or "", "error": e.message} for e in benchmark.problems()]
+    todo: list[tuple[str, Trajectory]] = []
+    results: dict[str, RecordResult] = {}
+    for subset, trajectory in benchmark.trajectories():
+        if trajectory.label is None:
+            skipped.append({"path": trajectory.id, "error": "no gold label"})
+        elif trajectory.id in finished:
+            results[trajectory.id] = finished[trajectory.id]
+        else:
+            todo.append((subset, trajectory))
+    resumed = len(results)
+    failed: list[dict[str, str]] = []
+    semaphore = asyncio.Semaphore(config.concurrency)
+
+    async def work(subset: str, trajectory: Trajectory, handle: TextIO) -> None:
+        async with semaphore:
+            try:
+                result = await _attribute_one(tracer, trajectory, subset, config)
+            except AgenTracerError as error:
+                failed.append({"id": trajectory.id, "error": error.one_line()})
+                if on_result:
+                    on_result(None)
+                return
+        _append(handle, result)
+        results[result.id] = result
+        if on_result:
+            on_result(result)
+
+    with (out_dir / RESULTS_FILE).open("a", encoding="utf-8") as handle:
+        await asyncio.gather(*(work(subset, t, handle) for subset, t in todo))
+    order = {t.id: i for i, (_, t) in enumerate(benchmark.trajectories())}
+    ordered = sorted(results.values(), key=lambda r: order.get(r.id, len(order)))
+    return RunOutcome(ordered, len(results) - resumed, resumed, skipped, failed)

@@ -1,0 +1,211 @@
+"""Find and read the benchmarks: Who&When (two subsets) and the TracerTraj sample.
+
+Where the data comes from, in order: an explicit path (`--data`), else the directory in
+`AGENTRACER_DATA_DIR`, else the HuggingFace Hub (Who&When only, `Kevin355/Who_and_When`).
+An explicit path or variable that holds no data is an error, not a reason to go online.
+Accepted local layouts, under the chosen directory:
+
+- Who&When: `who_and_when/Hand-Crafted/*.json` (and `Algorithm-Generated/`), or the same
+  folders under `Who&When/` or directly in the directory, or `Hand-Crafted.parquet` files as
+  in the HuggingFace snapshot;
+- TracerTraj: a `.parquet` file, or `tracertraj/*.parquet`, or `*.parquet` in the directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentracer.errors import DatasetNotFoundError, TraceFormatError
+from agentracer.formats import tracertraj, who_and_when
+from agentracer.formats.files import iter_file
+from agentracer.trajectory import Provenance, Trajectory
+
+ENV_VAR = "AGENTRACER_DATA_DIR"
+# Who&When's labels were made by human annotators (both subsets).
+WHO_AND_WHEN_PROVENANCE = Provenance(method="human-annotation", source="who-and-when")
+HF_REPO = "Kevin355/Who_and_When"
+WHO_AND_WHEN = "who-and-when"
+TRACERTRAJ = "tracertraj"
+WHO_AND_WHEN_SUBSETS = ("hand-crafted", "algorithm-generated")
+BENCH_SUBSETS = {WHO_AND_WHEN: WHO_AND_WHEN_SUBSETS, TRACERTRAJ: (TRACERTRAJ,)}
+_FOLDERS = {"hand-crafted": "Hand-Crafted", "algorithm-generated": "Algorithm-Generated"}
+
+Entry = Trajectory | TraceFormatError
+
+
+@dataclass
+class Benchmark:
+    """A loaded benchmark: where it came from and, per subset, its trajectories or load errors."""
+
+    name: str
+    location: str
+    subsets: dict[str, list[Entry]] = field(default_factory=dict)
+
+    def trajectories(self) -> Iterator[tuple[str, Trajectory]]:
+        for subset, entries in self.subsets.items():
+            for entry in entries:
+                if isinstance(entry, Trajectory):
+                    yield subset, entry
+
+    def problems(self) -> list[TraceFormatError]:
+        return [
+            e for entries in self.subsets.values() for e in entries if not isinstance(e, Trajectory)
+        ]
+
+
+def load_benchmark(
+    name: str, subsets: list[str] | None = None, data: str | Path | None = None
+) -> Benchmark:
+    """Load `name` (`who-and-when` or `tracertraj`), restricted to `subsets` when given."""
+    if name not in BENCH_SUBSETS:
+        known = ", ".join(BENCH_SUBSETS)
+        raise DatasetNotFoundError(f"unknown benchmark {name!r}; known: {known}")
+    wanted = list(subsets or BENCH_SUBSETS[name])
+    unknown = [s for s in wanted if s not in BENCH_SUBSETS[name]]
+    if unknown:
+        raise DatasetNotFoundError(
+            f"unknown subset {unknown[0]!r} of {name}; known: {', '.join(BENCH_SUBSETS[name])}"
+        )
+    looked: list[str] = []
+    local = _local_root(data)
+    if local is not None:
+        label, root = local
+        found = _LOCAL_READERS[name](root, wanted)
+        if found is not None:
+            return found
+        # An explicit location that holds nothing is the user's mistake: say so, don't go online.
+        raise DatasetNotFoundError(_not_found(name, [f"{label} {root} (no {name} data there)"]))
+    looked.append(f"--data (not given), ${ENV_VAR} (not set)")
+    if name == WHO_AND_WHEN:
+        try:
+            return _who_and_when_from_hub(wanted)
+        except DatasetNotFoundError as error:
+            looked.append(error.message)
+    else:
+        looked.append("the HuggingFace Hub (TracerTraj is not published there)")
+    raise DatasetNotFoundError(_not_found(name, looked))
+
+
+def _not_found(name: str, looked: list[str]) -> str:
+    return (
+        f"{name} data not found; looked in: {'; '.join(looked)}. "
+        f"Pass --data DIR or set {ENV_VAR} to a directory holding it."
+    )
+
+
+def _local_root(data: str | Path | None) -> tuple[str, Path] | None:
+    if data is not None:
+        return "--data", Path(data).expanduser()
+    if os.environ.get(ENV_VAR):
+        return f"${ENV_VAR}", Path(os.environ[ENV_VAR]).expanduser()
+    return None
+
+
+def _stem_order(path: Path) -> tuple[int, str]:
+    return (int(path.stem), "") if path.stem.isdigit() else (1 << 30, path.stem)
+
+
+def _who_and_when_local(root: Path, wanted: list[str]) -> Benchmark | None:
+    for base in (root / "who_and_when", root / "Who&When", root):
+        found: dict[str, list[Entry]] = {}
+        for subset in wanted:
+            folder, parquet = base / _FOLDERS[subset], base / f"{_FOLDERS[subset]}.parquet"
+            if folder.is_dir() and any(folder.glob("*.json")):
+                files = sorted(folder.glob("*.json"), key=_stem_order)
+                found[subset] = [_read_record_file(f, subset) for f in files]
+            elif parquet.is_file():
+                found[subset] = list(
+                    _rows_as_entries(tracertraj.read_rows(parquet), subset, parquet)
+                )
+        if len(found) == len(wanted):
+            return Benchmark(WHO_AND_WHEN, str(base), found)
+    return None
+
+
+def _read_record_file(path: Path, subset: str) -> Entry:
+    """One Who&When JSON file; any problem (even an unreadable file) becomes an entry, not a raise."""
+    try:
+        entries = list(iter_file(path))
+    except TraceFormatError as error:
+        return error
+    if len(entries) != 1:
+        return TraceFormatError(f"expected one record, found {len(entries)}", path=path)
+    entry = entries[0]
+    if isinstance(entry, Trajectory):
+        entry.id = f"{subset}/{path.stem}"
+        assert entry.source is not None
+        entry.source.subset = subset
+        if entry.label is not None:
+            entry.label.provenance = WHO_AND_WHEN_PROVENANCE.model_copy()
+    return entry
+
+
+def _rows_as_entries(
+    rows: list[dict[str, Any]], subset: str, location: Path | str
+) -> Iterator[Entry]:
+    for position, row in enumerate(rows):
+        try:
+            if isinstance(row.get("history"), str):  # some exports store the history as JSON text
+                row = {**row, "history": _json_history(row["history"], location, position)}
+            yield who_and_when.parse_record(
+                row,
+                trajectory_id=f"{subset}/{position + 1}",
+                subset=subset,
+                path=str(location),
+                record_key=str(position),
+                provenance=WHO_AND_WHEN_PROVENANCE.model_copy(),
+            )
+        except TraceFormatError as error:
+            yield error
+
+
+def _json_history(text: str, location: Path | str, position: int) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TraceFormatError(
+            f"history is not valid JSON ({error.msg})", path=f"{location}#{position}"
+        ) from None
+
+
+def _tracertraj_local(root: Path, wanted: list[str]) -> Benchmark | None:
+    if root.is_file() and root.suffix == ".parquet":
+        files = [root]
+    else:
+        files = sorted((root / "tracertraj").glob("*.parquet")) or sorted(root.glob("*.parquet"))
+    if not files:
+        return None
+    entries: list[Entry] = []
+    for file in files:
+        entries.extend(tracertraj.iter_parquet(file))
+    return Benchmark(TRACERTRAJ, str(files[0].parent), {TRACERTRAJ: entries})
+
+
+_LOCAL_READERS: dict[str, Callable[[Path, list[str]], Benchmark | None]] = {
+    WHO_AND_WHEN: _who_and_when_local,
+    TRACERTRAJ: _tracertraj_local,
+}
+
+
+def _who_and_when_from_hub(wanted: list[str]) -> Benchmark:
+    """Read Who&When from the Hub with `datasets`; a failure says why in one line."""
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a core dependency
+        raise DatasetNotFoundError(
+            f"the HuggingFace Hub ({HF_REPO}): the `datasets` package is not installed"
+        ) from None
+    found: dict[str, list[Entry]] = {}
+    for subset in wanted:
+        try:
+            rows = datasets.load_dataset(HF_REPO, _FOLDERS[subset], split="train")
+        except Exception as error:  # datasets raises many types for "unreachable"
+            reason = " ".join(str(error).split())[:160]
+            raise DatasetNotFoundError(f"the HuggingFace Hub {HF_REPO} ({reason})") from None
+        found[subset] = list(_rows_as_entries(list(rows), subset, f"hf://{HF_REPO}"))
+    return Benchmark(WHO_AND_WHEN, f"hf://datasets/{HF_REPO}", found)

@@ -1,0 +1,198 @@
+"""The Who&When record schema: read one record into a `Trajectory`, write one back.
+
+A record is `{question, ground_truth, history: [{content, role[, name]}], mistake_agent,
+mistake_step, mistake_reason, ...}`. TracerTraj and our own `annotate` output use the same
+schema. Speaker rules:
+
+- Algorithm-Generated (AG2/CaptainAgent) entries carry the speaker in `name`; `role` is only the
+  chat role (`user`/`assistant`).
+- Hand-Crafted (Magentic-One) entries carry the speaker in `role`, with a channel suffix:
+  `Orchestrator (thought)` and `Orchestrator (-> WebSurfer)` are the agent `Orchestrator`.
+- `human` is the user. `Computer_terminal` (AG2) and `ComputerTerminal` (Magentic-One) execute
+  code without a model; they are tools, never blamable agents.
+- `mistake_step` is a 0-based index into `history`, stored as a string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from agentracer.errors import TraceFormatError
+from agentracer.naming import normalise_agent, same_agent, speaker_agent
+from agentracer.trajectory import Label, Outcome, Provenance, Source, Step, StepKind, Trajectory
+
+FORMAT = "who-and-when"
+
+USER_SPEAKERS = frozenset({"human", "user"})
+TOOL_SPEAKERS = frozenset({"computerterminal"})
+
+FLAG_AGENT_STEP_MISMATCH = "agent_step_mismatch"
+"""The labelled agent did not act at the labelled step (6 Who&When records)."""
+FLAG_GOLD_AGENT_UNKNOWN = "gold_agent_not_among_agents"
+
+_LABEL_KEYS = ("mistake_agent", "mistake_step", "mistake_reason")
+_CORE_KEYS = frozenset({"history", "question", "ground_truth", "groundtruth", *_LABEL_KEYS})
+
+
+def is_record(obj: object) -> bool:
+    """True when `obj` looks like a Who&When-schema record (a dict with a `history` list)."""
+    return isinstance(obj, dict) and isinstance(obj.get("history"), list)
+
+
+def step_kind(speaker: str) -> StepKind:
+    """Classify a raw speaker string as agent, user or tool by the rules above."""
+    key = normalise_agent(speaker)
+    if key in USER_SPEAKERS:
+        return StepKind.USER
+    if key in TOOL_SPEAKERS:
+        return StepKind.TOOL
+    return StepKind.AGENT
+
+
+def parse_step(entry: object, index: int) -> Step:
+    """Read `history[index]`; the speaker is `name` when present, else `role`."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"history[{index}] is not an object")
+    name, role = entry.get("name"), entry.get("role")
+    if name:
+        speaker, chat_role = str(name), (None if role is None else str(role))
+    elif role:
+        speaker, chat_role = str(role), None
+    else:
+        raise ValueError(f"history[{index}] names no speaker (no 'name' or 'role')")
+    content = entry.get("content")
+    return Step(
+        index=index,
+        agent=speaker_agent(speaker),
+        speaker=speaker,
+        kind=step_kind(speaker),
+        content="" if content is None else str(content),
+        role=chat_role,
+    )
+
+
+def parse_label(record: dict[str, Any], n_steps: int, provenance: Provenance) -> Label | None:
+    """The gold label, or None for an unlabelled record; a malformed step is an error."""
+    if record.get("mistake_agent") in (None, "") and record.get("mistake_step") in (None, ""):
+        return None
+    raw_step = record.get("mistake_step")
+    try:
+        step = int(str(raw_step).strip())
+    except ValueError:
+        raise ValueError(f"mistake_step {raw_step!r} is not an integer") from None
+    if not 0 <= step < n_steps:
+        raise ValueError(f"mistake_step {step} is outside the history (steps 0..{n_steps - 1})")
+    return Label(
+        agent=str(record.get("mistake_agent") or ""),
+        step=step,
+        reason=str(record.get("mistake_reason") or ""),
+        provenance=provenance,
+    )
+
+
+def label_flags(trajectory: Trajectory) -> list[str]:
+    """Known label problems: the gold agent did not act at the gold step, or never acted."""
+    label = trajectory.label
+    if label is None:
+        return []
+    flags = []
+    if not same_agent(label.agent, trajectory.steps[label.step].agent):
+        flags.append(FLAG_AGENT_STEP_MISMATCH)
+    if trajectory.match_agent(label.agent) is None:
+        flags.append(FLAG_GOLD_AGENT_UNKNOWN)
+    return flags
+
+
+def parse_record(
+    record: object,
+    *,
+    trajectory_id: str | None = None,
+    subset: str | None = None,
+    path: str | None = None,
+    record_key: str | None = None,
+    source_format: str = FORMAT,
+    provenance: Provenance | None = None,
+    keep_raw: bool = True,
+) -> Trajectory:
+    """Turn one Who&When-schema record into a `Trajectory`.
+
+    Raises `TraceFormatError` (naming `path`) for a record without history, with zero steps,
+    with an unreadable speaker or with a `mistake_step` outside the history. Top-level keys
+    other than the question, answer, history and label go to `metadata` verbatim, so
+    `to_record` gives the record back unchanged.
+    """
+    where = f"{path}#{record_key}" if path and record_key else path or record_key
+    if not is_record(record):
+        raise TraceFormatError("not a Who&When record: no 'history' list", path=where)
+    assert isinstance(record, dict)
+    try:
+        steps = [parse_step(entry, i) for i, entry in enumerate(record["history"])]
+        if not steps:
+            raise ValueError("the trajectory has zero steps")
+        label = parse_label(
+            record, len(steps), provenance or Provenance(method="unspecified", source=path)
+        )
+        agents = list(dict.fromkeys(s.agent for s in steps if s.kind is StepKind.AGENT))
+        ground_truth = record.get("ground_truth", record.get("groundtruth"))
+        trajectory = Trajectory(
+            id=trajectory_id or str(record.get("question_ID") or record_key or "trajectory"),
+            question=str(record.get("question") or ""),
+            ground_truth=None if ground_truth is None else str(ground_truth),
+            steps=steps,
+            agents=agents,
+            outcome=Outcome.SUCCESS if record.get("is_correct") is True else Outcome.FAILURE,
+            label=label,
+            metadata={k: v for k, v in record.items() if k not in _CORE_KEYS},
+            source=Source(
+                format=source_format,
+                subset=subset,
+                path=path,
+                record=record_key,
+                raw=record if keep_raw else None,
+            ),
+        )
+    except (ValueError, ValidationError) as error:
+        raise TraceFormatError(_first_error(error), path=where) from None
+    trajectory.flags = label_flags(trajectory)
+    return trajectory
+
+
+def to_record(trajectory: Trajectory, *, step_numbers: bool = False) -> dict[str, Any]:
+    """Write a trajectory in the Who&When schema (the inverse of `parse_record`).
+
+    Speakers that came from `role` (Hand-Crafted style, `Step.role is None`) are written to
+    `role`; others to `name` beside their chat role. `step_numbers` adds each entry's 0-based
+    `step`, as TracerTraj does.
+    """
+    history = []
+    for step in trajectory.steps:
+        entry: dict[str, Any] = {"content": step.content}
+        if step.role is None:
+            entry["role"] = step.speaker
+        else:
+            entry["role"] = step.role
+            entry["name"] = step.speaker
+        if step_numbers:
+            entry["step"] = step.index
+        history.append(entry)
+    record: dict[str, Any] = {"question": trajectory.question}
+    if trajectory.ground_truth is not None:
+        record["ground_truth"] = trajectory.ground_truth
+    record["history"] = history
+    if trajectory.label is not None:
+        record["mistake_agent"] = trajectory.label.agent
+        record["mistake_step"] = str(trajectory.label.step)
+        record["mistake_reason"] = trajectory.label.reason
+    record.update(trajectory.metadata)
+    return record
+
+
+def _first_error(error: ValueError | ValidationError) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(error)

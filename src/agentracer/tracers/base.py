@@ -1,0 +1,47 @@
+"""The tracer interface: a failed run in, a verdict out.
+
+A tracer is a small object with one async method. Model-free tracers answer at once; LLM
+tracers await their model calls, so the evaluation runner can keep several in flight.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentracer.trajectory import Trajectory, Verdict
+
+Expectation = dict[str, float]
+"""Analytic probability that a verdict is right, per metric (e.g. `agent_accuracy`)."""
+
+
+class TracerSettings(BaseModel):
+    """Options every tracer factory receives; tracer-specific ones go in `options`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Tracer(ABC):
+    """Names the agent and the 0-based step that caused a run to fail."""
+
+    name: str = "tracer"
+
+    @abstractmethod
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
+        """Attribute the failure of `trajectory`.
+
+        With `with_ground_truth` the tracer may show the task's correct answer to its model;
+        without it, it must not. The returned verdict never raises for unparsable model output:
+        it is marked `unparsed` instead.
+        """
+
+    def expectation(self, trajectory: Trajectory) -> Expectation | None:
+        """Analytic chance of being right on `trajectory`, for tracers that have one (random)."""
+        return None

@@ -1,0 +1,168 @@
+"""The canonical data model: one multi-agent run, its gold label, and a tracer's verdict.
+
+Every loader produces a `Trajectory`; every tracer consumes one and returns a `Verdict`; the
+evaluation harness compares a verdict with the trajectory's `Label`. All four are plain
+pydantic models whose JSON round trip is lossless.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentracer.naming import normalise_agent
+
+
+class StepKind(StrEnum):
+    """Who acted at a step. Only `agent` steps can be blamed for a failure."""
+
+    AGENT = "agent"
+    USER = "user"
+    TOOL = "tool"
+
+
+class Outcome(StrEnum):
+    FAILURE = "failure"
+    SUCCESS = "success"
+    UNKNOWN = "unknown"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolCall(_Model):
+    """A tool call an agent made at a step, in the OpenAI chat-completions shape."""
+
+    id: str | None = None
+    name: str
+    arguments: str = ""
+
+
+class Step(_Model):
+    """One turn of the run: exactly one actor produced `content` at position `index`."""
+
+    index: int = Field(ge=0, description="0-based position in the run")
+    agent: str = Field(description="who acted: an agent name, a tool name, or the user")
+    speaker: str = Field(description="the speaker string exactly as the source recorded it")
+    kind: StepKind = StepKind.AGENT
+    content: str = ""
+    role: str | None = Field(
+        default=None, description="chat role recorded beside the speaker, if the source has one"
+    )
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+
+
+class Provenance(_Model):
+    """How a label was made: by hand, by counterfactual replay, by fault injection, ..."""
+
+    method: str = "unknown"
+    source: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Label(_Model):
+    """The decisive error: the agent that acted at the earliest step whose fix flips the outcome."""
+
+    agent: str
+    step: int = Field(ge=0)
+    reason: str = ""
+    provenance: Provenance = Field(default_factory=Provenance)
+
+
+class Source(_Model):
+    """Where a trajectory was read from; `raw` is the original record, kept verbatim."""
+
+    format: str
+    subset: str | None = None
+    path: str | None = None
+    record: str | None = Field(
+        default=None, description="record key inside `path` (file stem, row)"
+    )
+    raw: dict[str, Any] | None = None
+
+
+class Trajectory(_Model):
+    """A multi-agent run: the task, the ordered steps, the outcome and (optionally) the gold label."""
+
+    id: str
+    question: str = ""
+    ground_truth: str | None = None
+    steps: list[Step]
+    agents: list[str] = Field(
+        default_factory=list, description="blamable agents, in order of first appearance"
+    )
+    outcome: Outcome = Outcome.FAILURE
+    label: Label | None = None
+    flags: list[str] = Field(
+        default_factory=list, description="known problems with this record, e.g. its label"
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Trajectory:
+        if not self.steps:
+            raise ValueError("the trajectory has zero steps")
+        for position, step in enumerate(self.steps):
+            if step.index != position:
+                raise ValueError(
+                    f"step indices must be 0, 1, 2, ...: position {position} has index {step.index}"
+                )
+        if self.label is not None and self.label.step >= len(self.steps):
+            raise ValueError(
+                f"the labelled step {self.label.step} is outside the history "
+                f"(steps 0..{len(self.steps) - 1})"
+            )
+        return self
+
+    def agent_steps(self) -> list[Step]:
+        """Steps taken by blamable agents (not the user, not tools)."""
+        return [step for step in self.steps if step.kind is StepKind.AGENT]
+
+    def match_agent(self, name: str | None) -> str | None:
+        """The trajectory's own spelling of `name` among its agents, or None when it names none."""
+        key = normalise_agent(name)
+        return next((agent for agent in self.agents if normalise_agent(agent) == key), None)
+
+
+ParseStatus = Literal["parsed", "partial", "unparsed", "direct"]
+"""`parsed`: agent and step read from model output; `partial`: only one of them; `unparsed`:
+neither (scored wrong); `direct`: the tracer computed the verdict without parsing text."""
+
+
+class Usage(_Model):
+    """Cost of producing a verdict."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            seconds=self.seconds + other.seconds,
+        )
+
+
+class Verdict(_Model):
+    """A tracer's answer for one failed run: which agent, at which 0-based step, and why."""
+
+    agent: str | None = None
+    step: int | None = Field(default=None, ge=0)
+    reason: str = ""
+    candidates: list[int] = Field(
+        default_factory=list, description="other suspect steps, most likely first"
+    )
+    tracer: str = ""
+    raw_output: str | None = None
+    parse_status: ParseStatus = "direct"
+    usage: Usage = Field(default_factory=Usage)
+    notes: list[str] = Field(
+        default_factory=list, description="what the tracer had to do, e.g. truncate the log"
+    )

@@ -1,0 +1,47 @@
+"""Shared fixtures. Benchmark tests read the copy in ../shared/data beside the checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# huggingface_hub reads this once, at import: set it before anything imports `datasets`.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from agentracer.formats import Benchmark, load_benchmark
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "failed_run.json"
+SHARED_DATA = Path(os.environ.get("AGENTRACER_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+def _require_data() -> Path:
+    if (SHARED_DATA / "who_and_when").is_dir():
+        return SHARED_DATA
+    message = f"benchmark data not found at {SHARED_DATA}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must run with ../shared beside the checkout)")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _no_data_dir_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stray data directory from the environment leaks into a test."""
+    monkeypatch.delenv("AGENTRACER_DATA_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _require_data()
+
+
+@pytest.fixture(scope="session")
+def who_and_when(data_dir: Path) -> Benchmark:
+    return load_benchmark("who-and-when", data=data_dir)
+
+
+@pytest.fixture(scope="session")
+def tracertraj(data_dir: Path) -> Benchmark:
+    return load_benchmark("tracertraj", data=data_dir)
