@@ -146,8 +146,10 @@ def attribute(
 
 def _rich_table(header: list[str], rows: list[list[str]], title: str) -> Table:
     table = Table(title=title)
-    for column in header:
-        table.add_column(column)
+    for i, column in enumerate(header):
+        # Row labels (subset names) must stay whole; numeric columns may wrap.
+        widest = max((len(row[i]) for row in rows), default=0) if i == 0 else None
+        table.add_column(column, no_wrap=i == 0, min_width=widest)
     for row in rows:
         table.add_row(*row)
     return table
@@ -212,9 +214,17 @@ def eval_command(
         transient=as_json,
     ) as progress:
         task = progress.add_task(f"{tracer} on {bench}", total=total)
-        summary, outcome = evaluate(
-            benchmark, chosen, config, run_dir, on_result=lambda _: progress.advance(task)
-        )
+        try:
+            summary, outcome = evaluate(
+                benchmark, chosen, config, run_dir, on_result=lambda _: progress.advance(task)
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: finished verdicts are kept in {escape(str(run_dir))}; "
+                "run the same command again to resume"
+            )
+            raise typer.Exit(130) from None
         progress.update(task, completed=total)
     for failure in outcome.failed:
         err.print(

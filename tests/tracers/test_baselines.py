@@ -1,0 +1,88 @@
+import asyncio
+
+import pytest
+
+from agentracer.formats import Benchmark, load_one
+from agentracer.naming import same_agent
+from agentracer.tracers import create_tracer
+from agentracer.tracers.baselines import PositionalTracer, RandomTracer
+from agentracer.trajectory import Trajectory
+from tests.conftest import EXAMPLE
+
+
+def _by_subset(bench: Benchmark, subset: str) -> list[Trajectory]:
+    return [t for s, t in bench.trajectories() if s == subset]
+
+
+def _mean_expectation(trajectories: list[Trajectory], metric: str) -> float:
+    tracer = RandomTracer()
+    values = [tracer.expectation(t)[metric] for t in trajectories]  # type: ignore[index]
+    return round(100 * sum(values) / len(values), 2)
+
+
+@pytest.mark.parametrize(
+    ("subset", "agent", "step", "paper_agent"),
+    [("hand-crafted", 42.53, 4.16, 19.06), ("algorithm-generated", 39.42, 12.00, 29.10)],
+)
+def test_analytic_expectation_matches_the_published_figures(
+    who_and_when: Benchmark, subset: str, agent: float, step: float, paper_agent: float
+) -> None:
+    trajectories = _by_subset(who_and_when, subset)
+    assert _mean_expectation(trajectories, "agent_accuracy") == agent
+    assert _mean_expectation(trajectories, "step_accuracy") == step
+    assert _mean_expectation(trajectories, "agent_accuracy_paper") == paper_agent
+
+
+def test_random_draws_average_to_the_analytic_expectation(who_and_when: Benchmark) -> None:
+    seeds = range(200)
+
+    async def accuracies(trajectories: list[Trajectory]) -> tuple[float, float]:
+        agent_hits = step_hits = 0
+        for seed in seeds:
+            tracer = RandomTracer(seed)
+            for trajectory in trajectories:
+                verdict = await tracer.attribute(trajectory)
+                assert trajectory.label is not None
+                agent_hits += same_agent(verdict.agent, trajectory.label.agent)
+                step_hits += verdict.step == trajectory.label.step
+        total = len(seeds) * len(trajectories)
+        return 100 * agent_hits / total, 100 * step_hits / total
+
+    for subset in ("hand-crafted", "algorithm-generated"):
+        trajectories = _by_subset(who_and_when, subset)
+        agent, step = asyncio.run(accuracies(trajectories))
+        # 200 seeds: the standard error of each mean is below 0.5 points.
+        assert agent == pytest.approx(_mean_expectation(trajectories, "agent_accuracy"), abs=1.5)
+        assert step == pytest.approx(_mean_expectation(trajectories, "step_accuracy"), abs=1.0)
+
+
+def test_random_is_seeded_per_trajectory_and_stays_in_range(who_and_when: Benchmark) -> None:
+    trajectories = [t for _, t in who_and_when.trajectories()]
+
+    async def run(seed: int, order: list[Trajectory]) -> dict[str, tuple[str | None, int | None]]:
+        tracer = RandomTracer(seed)
+        return {t.id: ((v := await tracer.attribute(t)).agent, v.step) for t in order}
+
+    forward = asyncio.run(run(3, trajectories))
+    assert forward == asyncio.run(run(3, list(reversed(trajectories))))  # order-independent
+    assert forward != asyncio.run(run(4, trajectories))
+    for trajectory in trajectories:
+        agent, step = forward[trajectory.id]
+        assert agent in trajectory.agents
+        assert step is not None and 0 <= step < len(trajectory.steps)
+
+
+def test_positional_baselines_on_the_example() -> None:
+    trajectory = load_one(EXAMPLE)
+    first = asyncio.run(PositionalTracer(last=False).attribute(trajectory))
+    last = asyncio.run(PositionalTracer(last=True).attribute(trajectory))
+    assert (first.agent, first.step) == ("Planner", 0)
+    assert (last.agent, last.step) == ("Planner", 5)
+    assert first.parse_status == last.parse_status == "direct"
+
+
+def test_positional_baselines_skip_users_and_tools(who_and_when: Benchmark) -> None:
+    trajectory = next(t for _, t in who_and_when.trajectories() if t.id == "hand-crafted/1")
+    first = asyncio.run(create_tracer("first-agent-step").attribute(trajectory))
+    assert trajectory.steps[0].speaker == "human"
+    assert (first.agent, first.step) == ("Orchestrator", 1)
