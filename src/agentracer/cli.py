@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -20,7 +21,11 @@ from agentracer.evaluation import RunConfig, evaluate
 from agentracer.evaluation.report import accuracy_table, comparison_table, expectation_table
 from agentracer.formats import load_benchmark, load_file, load_one, to_record, write_jsonl
 from agentracer.formats.benchmarks import BENCH_SUBSETS, ENV_VAR, HF_REPO, WHO_AND_WHEN
+from agentracer.llm import ConnectionSettings
+from agentracer.llm.client import default_model_name
+from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED, ensure_model, is_present
 from agentracer.tracers import TracerSettings, create_tracer, tracer_specs
+from agentracer.tracers.registry import tracer_spec
 from agentracer.trajectory import Trajectory, Verdict
 
 app = typer.Typer(
@@ -32,6 +37,36 @@ out = Console()
 err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="provider/model, e.g. openai/gpt-4o-mini or local/smollm2-135m (default: "
+        "$AGENTRACER_MODEL, else the model served at $OPENAI_BASE_URL, else the embedded model)"
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option(help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option", "-o", help="tracer option KEY=VALUE, repeatable (e.g. step_numbers=true)"
+    ),
+]
+TimeoutOpt = Annotated[float, typer.Option(help="seconds per model request before it is retried")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="do not read or write the response cache")
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(help="response cache directory (default: $AGENTRACER_CACHE_DIR or user cache)"),
+]
+SeedOpt = Annotated[int, typer.Option(help="random seed (sampling seed for LLM tracers)")]
+GroundTruthOpt = Annotated[
+    bool,
+    typer.Option("--ground-truth/--no-ground-truth", help="let the tracer see the correct answer"),
+]
 
 TraceArg = Annotated[
     Path, typer.Argument(help="a trajectory file (Who&When JSON, our JSON/JSONL, parquet)")
@@ -53,6 +88,49 @@ def _user_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise AgenTracerError(f"--option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+def _tracer_settings(
+    tracer: str,
+    *,
+    seed: int,
+    model: str | None,
+    base_url: str | None,
+    options: list[str] | None,
+    timeout: float,
+    concurrency: int,
+    no_cache: bool,
+    cache_dir: Path | None,
+) -> TracerSettings:
+    """Settings for `tracer`, with the model resolved now so a run records which one it used."""
+    connection = ConnectionSettings(
+        base_url=base_url,
+        timeout=timeout,
+        concurrency=concurrency,
+        use_cache=not no_cache,
+        cache_dir=None if cache_dir is None else str(cache_dir),
+    )
+    spec = tracer_spec(tracer)
+    if spec.needs_model:
+        model = model or default_model_name(connection)
+        if model == f"local/{DEFAULT_EMBEDDED}":
+            err.print(f"[dim]using the embedded model: {CATALOGUE[DEFAULT_EMBEDDED].note}[/dim]")
+    return TracerSettings(
+        seed=seed, model=model, options=_parse_options(options), connection=connection
+    )
 
 
 def _excerpt(text: str, limit: int) -> str:
@@ -121,23 +199,35 @@ def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
 @_user_errors
 def attribute(
     trace: TraceArg,
-    tracer: Annotated[str, typer.Option(help="tracer name (see `agentracer tracers`)")],
+    tracer: Annotated[
+        str, typer.Option(help="tracer name (see `agentracer tracers`)")
+    ] = "all-at-once",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    option: OptionOpt = None,
     index: IndexOpt = None,
-    seed: Annotated[int, typer.Option(help="random seed for stochastic tracers")] = 0,
-    ground_truth: Annotated[
-        bool,
-        typer.Option(
-            "--ground-truth/--no-ground-truth", help="let the tracer see the correct answer"
-        ),
-    ] = True,
+    seed: SeedOpt = 0,
+    ground_truth: GroundTruthOpt = True,
+    timeout: TimeoutOpt = 120.0,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
 ) -> None:
     """Name the agent and step that caused a failed run."""
-    import asyncio
-
     trajectory = load_one(trace, index)
-    chosen = create_tracer(tracer, TracerSettings(seed=seed))
-    verdict = asyncio.run(chosen.attribute(trajectory, with_ground_truth=ground_truth))
+    settings = _tracer_settings(
+        tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
+        concurrency=1, no_cache=no_cache, cache_dir=cache_dir,
+    )  # fmt: skip
+    chosen = create_tracer(tracer, settings)
+
+    async def run() -> Verdict:
+        try:
+            return await chosen.attribute(trajectory, with_ground_truth=ground_truth)
+        finally:
+            await chosen.aclose()
+
+    verdict = asyncio.run(run())
     if as_json:
         typer.echo(verdict.model_dump_json(indent=2))
     else:
@@ -160,6 +250,9 @@ def _rich_table(header: list[str], rows: list[list[str]], title: str) -> Table:
 def eval_command(
     bench: Annotated[str, typer.Option(help="who-and-when or tracertraj")],
     tracer: Annotated[str, typer.Option(help="tracer name (see `agentracer tracers`)")],
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    option: OptionOpt = None,
     subset: Annotated[
         list[str] | None, typer.Option(help="restrict to a subset; repeatable (default: all)")
     ] = None,
@@ -181,16 +274,25 @@ def eval_command(
         list[int] | None,
         typer.Option(help="also score steps within ±k; repeatable (default 1 and 3)"),
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="trajectories attributed at once")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="trajectories and model calls at once")
+    ] = 4,
+    timeout: TimeoutOpt = 120.0,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory."""
     subsets = subset or list(BENCH_SUBSETS.get(bench, ()))
+    settings = _tracer_settings(
+        tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
+        concurrency=concurrency, no_cache=no_cache, cache_dir=cache_dir,
+    )  # fmt: skip
     config = RunConfig(
         bench=bench,
         subsets=subsets,
         tracer=tracer,
-        settings=TracerSettings(seed=seed),
+        settings=settings,
         with_ground_truth=ground_truth,
         tolerances=sorted(set(tolerance or [1, 3])),
         concurrency=concurrency,
@@ -203,7 +305,10 @@ def eval_command(
     for problem in benchmark.problems():
         err.print(f"[yellow]warning:[/yellow] skipped {escape(problem.one_line())}", soft_wrap=True)
     setting = "g" if ground_truth else "nog"
-    run_dir = out_dir or Path("agentracer-runs") / f"{bench}-{tracer}-{setting}-seed{seed}"
+    model_part = f"-{settings.model.replace('/', '_')}" if settings.model else ""
+    run_dir = (
+        out_dir or Path("agentracer-runs") / f"{bench}-{tracer}{model_part}-{setting}-seed{seed}"
+    )
     total = sum(1 for _ in benchmark.trajectories())
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -257,6 +362,36 @@ def tracers() -> None:
     for spec in tracer_specs():
         table.add_row(spec.name, "yes" if spec.needs_model else "no", spec.summary)
     out.print(table)
+
+
+models_app = typer.Typer(
+    help="Embedded models that run in-process (no server, no key).", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the embedded models and whether each is already downloaded."""
+    table = Table()
+    for column in ("model", "license", "context", "downloaded", "what it is"):
+        table.add_column(column)
+    for entry in CATALOGUE.values():
+        present = "yes" if is_present(entry) else "no"
+        table.add_row(
+            f"local/{entry.name}", entry.license, str(entry.context_window), present, entry.note
+        )
+    out.print(table)
+
+
+@models_app.command("pull")
+@_user_errors
+def models_pull(
+    name: Annotated[str, typer.Argument(help="embedded model name")] = DEFAULT_EMBEDDED,
+) -> None:
+    """Download an embedded model now (it is otherwise fetched on first use)."""
+    path = ensure_model(name)
+    out.print(f"{escape(name)}: {escape(str(path))}")
 
 
 @app.command()

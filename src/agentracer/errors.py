@@ -37,3 +37,34 @@ class UnknownTracerError(AgenTracerError):
 
 class RunDirectoryError(AgenTracerError):
     """An evaluation run directory that cannot be resumed with the requested configuration."""
+
+
+class LLMError(AgenTracerError):
+    """A model call failed in a way retrying will not fix."""
+
+
+class ModelNotFoundError(LLMError):
+    """An unknown provider, model name or model file."""
+
+
+class ModelUnavailableError(LLMError):
+    """The endpoint is unreachable, rejected the key, timed out or kept failing after retries."""
+
+
+class ContextLengthError(LLMError):
+    """The prompt does not fit the model's context window.
+
+    `prompt_tokens` and `context_window` are filled in when the server reports them, so the
+    caller can shorten the prompt by the right amount.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prompt_tokens: int | None = None,
+        context_window: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.context_window = context_window

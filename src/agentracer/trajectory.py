@@ -137,6 +137,7 @@ class Usage(_Model):
     """Cost of producing a verdict."""
 
     calls: int = 0
+    cached_calls: int = Field(default=0, description="calls answered from the response cache")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -144,6 +145,7 @@ class Usage(_Model):
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             calls=self.calls + other.calls,
+            cached_calls=self.cached_calls + other.cached_calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             seconds=self.seconds + other.seconds,

@@ -17,7 +17,7 @@ def test_settings_reach_the_factory() -> None:
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownTracerError, match="unknown tracer 'gpt'; known tracers: .*random"):
+    with pytest.raises(UnknownTracerError, match=r"unknown tracer 'gpt'; known tracers: .*random"):
         create_tracer("gpt")
 
 

@@ -20,8 +20,18 @@ def evaluate(
     out_dir: Path,
     on_result: Callable[[RecordResult | None], None] | None = None,
 ) -> tuple[dict[str, Any], RunOutcome]:
-    """Run (or resume) `tracer` on `benchmark` in `out_dir`; returns the summary and the outcome."""
-    outcome = asyncio.run(run_evaluation(benchmark, tracer, config, out_dir, on_result))
+    """Run (or resume) `tracer` on `benchmark` in `out_dir`; returns the summary and the outcome.
+
+    The tracer is closed at the end (its model connection belongs to this call's event loop).
+    """
+
+    async def run_and_close() -> RunOutcome:
+        try:
+            return await run_evaluation(benchmark, tracer, config, out_dir, on_result)
+        finally:
+            await tracer.aclose()
+
+    outcome = asyncio.run(run_and_close())
     summary = summarise(config, outcome, location=benchmark.location)
     write_reports(out_dir, summary)
     return summary, outcome

@@ -25,7 +25,7 @@ from agentracer.evaluation.runner import (
 from agentracer.formats.who_and_when import FLAG_AGENT_STEP_MISMATCH
 
 ALL = "all"
-COST_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
+COST_FIELDS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds")
 
 
 def _accuracies(scores: Sequence[Score]) -> dict[str, Any]:

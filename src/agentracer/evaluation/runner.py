@@ -47,7 +47,7 @@ class RunConfig(BaseModel):
     IDENTITY: ClassVar[tuple[str, ...]] = ("bench", "tracer", "settings", "with_ground_truth")
 
     def identity(self) -> dict[str, Any]:
-        dumped = self.model_dump(mode="json")
+        dumped = self.model_dump(mode="json", exclude={"settings": {"connection"}})
         return {key: dumped[key] for key in self.IDENTITY}
 
 

@@ -3,7 +3,8 @@
 Importing this package registers the built-in tracers.
 """
 
-from agentracer.tracers import baselines as _baselines  # noqa: F401  (registers tracers)
+# Importing the tracer modules registers them.
+from agentracer.tracers import agentracer, all_at_once, baselines, binary_search, step_by_step
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
 from agentracer.tracers.registry import TracerSpec, create_tracer, register_tracer, tracer_specs
 
@@ -12,7 +13,12 @@ __all__ = [
     "Tracer",
     "TracerSettings",
     "TracerSpec",
+    "agentracer",
+    "all_at_once",
+    "baselines",
+    "binary_search",
     "create_tracer",
     "register_tracer",
+    "step_by_step",
     "tracer_specs",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentracer.llm.types import ConnectionSettings
 from agentracer.trajectory import Trajectory, Verdict
 
 Expectation = dict[str, float]
@@ -18,12 +19,18 @@ Expectation = dict[str, float]
 
 
 class TracerSettings(BaseModel):
-    """Options every tracer factory receives; tracer-specific ones go in `options`."""
+    """Options every tracer factory receives; tracer-specific ones go in `options`.
+
+    `model` is a `provider/model` name for tracers that need one (None: the default model).
+    `connection` says how to reach it; it is not part of what an evaluation run computes.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int = 0
+    model: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    connection: ConnectionSettings = Field(default_factory=ConnectionSettings)
 
 
 class Tracer(ABC):
@@ -44,4 +51,8 @@ class Tracer(ABC):
 
     def expectation(self, trajectory: Trajectory) -> Expectation | None:
         """Analytic chance of being right on `trajectory`, for tracers that have one (random)."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the tracer holds (a model, a connection). Model-free tracers hold nothing."""
         return None

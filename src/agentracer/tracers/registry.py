@@ -41,10 +41,15 @@ def tracer_specs() -> list[TracerSpec]:
     return sorted(_REGISTRY.values(), key=lambda spec: spec.name)
 
 
-def create_tracer(name: str, settings: TracerSettings | None = None) -> Tracer:
-    """Build the tracer registered as `name`; an unknown name lists the known ones."""
+def tracer_spec(name: str) -> TracerSpec:
+    """The registration of `name`; an unknown name lists the known ones."""
     spec = _REGISTRY.get(name)
     if spec is None:
         known = ", ".join(s.name for s in tracer_specs())
         raise UnknownTracerError(f"unknown tracer {name!r}; known tracers: {known}")
-    return spec.factory(settings or TracerSettings())
+    return spec
+
+
+def create_tracer(name: str, settings: TracerSettings | None = None) -> Tracer:
+    """Build the tracer registered as `name`."""
+    return tracer_spec(name).factory(settings or TracerSettings())

@@ -1,0 +1,66 @@
+"""The transport interface every model provider implements."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from agentracer.errors import ContextLengthError
+from agentracer.llm.types import ChatRequest, ChatResponse
+
+
+class Backend(Protocol):
+    """Sends one chat request to a model. Retries and caching live above it, in `ChatModel`.
+
+    `context_window` is the model's window in tokens when known (None: unknown, rely on the
+    server's context-length error). `supports_grammar` says whether `ChatRequest.grammar` is
+    honoured.
+    """
+
+    name: str
+    context_window: int | None
+    supports_grammar: bool
+
+    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+_OPENAI_STYLE = re.compile(
+    r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+) tokens", re.S
+)
+_LLAMA_CPP_STYLE = re.compile(
+    r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"
+)
+
+
+def context_error(message: str, body: object = None) -> ContextLengthError | None:
+    """Recognise a context-length rejection from OpenAI, vLLM or llama.cpp servers.
+
+    Returns the error with the prompt size and window when the server said them, or None when
+    `message`/`body` is about something else.
+    """
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
+            return ContextLengthError(
+                str(error.get("message", message)),
+                prompt_tokens=_int(error.get("n_prompt_tokens")),
+                context_window=_int(error.get("n_ctx")),
+            )
+    if match := _OPENAI_STYLE.search(message):
+        return ContextLengthError(
+            message, context_window=int(match.group(1)), prompt_tokens=int(match.group(2))
+        )
+    if match := _LLAMA_CPP_STYLE.search(message):
+        return ContextLengthError(
+            message, prompt_tokens=int(match.group(1)), context_window=int(match.group(2))
+        )
+    lowered = message.lower()
+    if "context length" in lowered or "context window" in lowered or "too many tokens" in lowered:
+        return ContextLengthError(message)
+    return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None

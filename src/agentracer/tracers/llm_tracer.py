@@ -1,0 +1,152 @@
+"""What every LLM tracer shares: its model, its options, fitting the log into the context
+window, and turning model answers into a `Verdict` with its cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentracer.errors import AgenTracerError, ContextLengthError
+from agentracer.llm import ChatModel, ChatRequest, ChatResponse, get_model, usage_of
+from agentracer.llm.client import default_model_name
+from agentracer.llm.context import fit_contents
+from agentracer.tracers.base import Tracer, TracerSettings
+from agentracer.tracers.parsing import Parsed
+from agentracer.trajectory import Trajectory, Usage, Verdict
+
+CHARS_PER_TOKEN = 3  # conservative for prose and code; a server's context error corrects it
+RESERVED_TOKENS = 400  # instructions and chat template around the log
+MAX_SHORTENINGS = 4
+
+
+class LLMTracerOptions(BaseModel):
+    """Options of the LLM tracers (`--option key=value`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(default=512, ge=16)
+    temperature: float = Field(default=0.0, ge=0)
+    step_numbers: bool = Field(default=False, description="all-at-once: number the log's entries")
+
+
+@dataclass
+class Transcript:
+    """The calls made for one verdict: outputs, cost, notes, and the prompt size (characters)
+    that fits the model's window, when known."""
+
+    prompt_chars: int | None
+    usage: Usage = field(default_factory=Usage)
+    outputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class LLMTracer(Tracer):
+    """Base for tracers that ask a model; subclasses implement `attribute` with `ask`."""
+
+    default_max_tokens = 512
+
+    def __init__(
+        self, model: ChatModel, options: LLMTracerOptions | None = None, seed: int = 0
+    ) -> None:
+        self.model = model
+        self.options = options or LLMTracerOptions(max_tokens=self.default_max_tokens)
+        self.seed = seed
+
+    def start(self, trajectory: Trajectory) -> Transcript:
+        """A transcript whose prompt budget fits the model's window, when the window is known."""
+        window = self.model.context_window
+        if window is None:
+            return Transcript(prompt_chars=None)
+        tokens = window - self.options.max_tokens - RESERVED_TOKENS
+        return Transcript(prompt_chars=max(0, tokens * CHARS_PER_TOKEN))
+
+    async def ask(
+        self,
+        trajectory: Trajectory,
+        transcript: Transcript,
+        build: Callable[[list[str]], list[dict[str, str]]],
+        grammar: str | None = None,
+    ) -> ChatResponse:
+        """Ask the model the prompt `build` makes from the (fitted) step contents.
+
+        When the server says the prompt is too long, the contents are cut further, in
+        proportion to how far over the window it was, and the question is asked again.
+        """
+        contents = [step.content for step in trajectory.steps]
+        # What the prompt costs besides the step contents (instructions, task, step prefixes).
+        overhead = _chars(build([""] * len(contents)))
+        for _ in range(MAX_SHORTENINGS + 1):
+            budget = None if transcript.prompt_chars is None else transcript.prompt_chars - overhead
+            fitted, trimmed = fit_contents(contents, budget)
+            messages = build(fitted)
+            request = ChatRequest(
+                messages=messages,
+                temperature=self.options.temperature,
+                max_tokens=self.options.max_tokens,
+                seed=self.seed,
+                grammar=grammar,
+            )
+            try:
+                response = await self.model.chat(request)
+            except ContextLengthError as error:
+                transcript.prompt_chars = self._shrink(_chars(messages), error)
+                continue
+            if trimmed:
+                note = f"log shortened to fit the context window: {trimmed} step contents cut in the middle"
+                if note not in transcript.notes:
+                    transcript.notes.append(note)
+            transcript.usage = transcript.usage + usage_of(response)
+            transcript.outputs.append(response.text)
+            return response
+        raise ContextLengthError(
+            f"the log of {trajectory.id} does not fit {self.model.name}'s context window even "
+            f"after shortening it {MAX_SHORTENINGS} times"
+        )
+
+    def _shrink(self, used: int, error: ContextLengthError) -> int:
+        """A smaller prompt size after a refusal: in proportion to the overshoot when the
+        server said it, else by 40%."""
+        if error.prompt_tokens and error.context_window:
+            room = error.context_window - self.options.max_tokens - 64
+            return max(0, int(used * room / error.prompt_tokens * 0.9))
+        return int(used * 0.6)
+
+    def verdict(
+        self, parsed: Parsed, transcript: Transcript, *, status: str | None = None
+    ) -> Verdict:
+        """The verdict for what was parsed, with every output, the cost and the notes."""
+        return Verdict(
+            agent=parsed.agent,
+            step=parsed.step,
+            reason=parsed.reason,
+            tracer=self.name,
+            raw_output="\n\n---\n\n".join(transcript.outputs),
+            parse_status=status or parsed.status,  # type: ignore[arg-type]
+            usage=transcript.usage,
+            notes=[*transcript.notes, *parsed.notes],
+        )
+
+    async def aclose(self) -> None:
+        await self.model.aclose()
+
+
+def _chars(messages: list[dict[str, str]]) -> int:
+    return sum(len(message["content"]) for message in messages)
+
+
+def llm_factory(cls: type[LLMTracer]) -> Callable[[TracerSettings], Tracer]:
+    """A registry factory that builds `cls` on the settings' model (or the default model)."""
+
+    def build(settings: TracerSettings) -> Tracer:
+        try:
+            options = LLMTracerOptions(**{"max_tokens": cls.default_max_tokens, **settings.options})
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise AgenTracerError(f"bad option for {cls.name}: {where}: {first['msg']}") from None
+        name = settings.model or default_model_name(settings.connection)
+        return cls(get_model(name, settings.connection), options, seed=settings.seed)
+
+    return build

@@ -1,0 +1,62 @@
+"""Step-by-step (Who&When): judge each agent step in turn; the first one judged decisive wins.
+
+Cost grows with the square of the log length (each call shows the whole prefix); the response
+cache makes an interrupted walk resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from agentracer.tracers import prompts
+from agentracer.tracers.llm_tracer import LLMTracer, llm_factory
+from agentracer.tracers.parsing import Parsed, choice_grammar, parse_choice
+from agentracer.tracers.registry import register_tracer
+from agentracer.trajectory import Trajectory, Verdict
+
+_YES_NO = {"yes": "yes", "no": "no"}
+_REASON = re.compile(r"reason\s*:\s*(.+)", re.I | re.S)
+
+
+class StepByStepTracer(LLMTracer):
+    name = "step-by-step"
+    default_max_tokens = 128
+
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
+        transcript = self.start(trajectory)
+        grammar = choice_grammar("1. ", ["Yes", "No"], "2. Reason: ")
+        unreadable = 0
+        for step in trajectory.agent_steps():
+            response = await self.ask(
+                trajectory,
+                transcript,
+                partial(
+                    prompts.step_by_step,
+                    trajectory,
+                    step=step.index,
+                    with_ground_truth=with_ground_truth,
+                ),
+                grammar=grammar,
+            )
+            answer = parse_choice(response.text, _YES_NO)
+            if answer is None:
+                unreadable += 1
+                transcript.notes.append(f"step {step.index}: no yes/no answer; taken as no")
+            elif answer == "yes":
+                reason = _REASON.search(response.text)
+                parsed = Parsed(step.agent, step.index, reason.group(1).strip() if reason else "")
+                return self.verdict(parsed, transcript)
+        judged = len(trajectory.agent_steps())
+        transcript.notes.append("no step was judged decisive")
+        status = "unparsed" if judged and unreadable == judged else "parsed"
+        return self.verdict(Parsed(), transcript, status=status)
+
+
+register_tracer(
+    "step-by-step",
+    summary="asks about each agent step in order; stops at the first judged decisive (Who&When)",
+    needs_model=True,
+)(llm_factory(StepByStepTracer))
