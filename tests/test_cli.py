@@ -181,6 +181,12 @@ def test_attribute_with_a_model_behind_an_endpoint(scripted, cache_dir: Path) ->
     assert result.exit_code == 0, result.output
     assert "agent: Time_Expert" in result.stdout and "step:  1" in result.stdout
     assert "Step 0 - Planner" in scripted.requests[0]["messages"][-1]["content"]
+    assert "grammar" not in scripted.requests[0]  # endpoints get no grammar unless asked
+    constrained = _run(
+        "attribute", str(EXAMPLE), "--model", "openai/scripted", "--base-url", scripted.base_url,
+        "--constrain", "--no-cache",
+    )  # fmt: skip
+    assert constrained.exit_code == 0 and "Time_Expert" in scripted.requests[1]["grammar"]
 
 
 def test_model_errors_are_one_line(scripted, cache_dir: Path) -> None:

@@ -62,6 +62,14 @@ CacheDirOpt = Annotated[
     Path | None,
     typer.Option(help="response cache directory (default: $AGENTRACER_CACHE_DIR or user cache)"),
 ]
+ConstrainOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--constrain/--no-constrain",
+        help="grammar-constrained decoding (default: on for local models; on an endpoint it "
+        "needs a llama.cpp-style server)",
+    ),
+]
 SeedOpt = Annotated[int, typer.Option(help="random seed (sampling seed for LLM tracers)")]
 GroundTruthOpt = Annotated[
     bool,
@@ -114,6 +122,7 @@ def _tracer_settings(
     concurrency: int,
     no_cache: bool,
     cache_dir: Path | None,
+    constrain: bool | None,
 ) -> TracerSettings:
     """Settings for `tracer`, with the model resolved now so a run records which one it used."""
     connection = ConnectionSettings(
@@ -122,6 +131,7 @@ def _tracer_settings(
         concurrency=concurrency,
         use_cache=not no_cache,
         cache_dir=None if cache_dir is None else str(cache_dir),
+        constrain=constrain,
     )
     spec = tracer_spec(tracer)
     if spec.needs_model:
@@ -211,13 +221,14 @@ def attribute(
     timeout: TimeoutOpt = 120.0,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
+    constrain: ConstrainOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
 ) -> None:
     """Name the agent and step that caused a failed run."""
     trajectory = load_one(trace, index)
     settings = _tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
-        concurrency=1, no_cache=no_cache, cache_dir=cache_dir,
+        concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
     )  # fmt: skip
     chosen = create_tracer(tracer, settings)
 
@@ -280,13 +291,14 @@ def eval_command(
     timeout: TimeoutOpt = 120.0,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
+    constrain: ConstrainOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory."""
     subsets = subset or list(BENCH_SUBSETS.get(bench, ()))
     settings = _tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
-        concurrency=concurrency, no_cache=no_cache, cache_dir=cache_dir,
+        concurrency=concurrency, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
     )  # fmt: skip
     config = RunConfig(
         bench=bench,

@@ -35,6 +35,7 @@ class EmbeddedBackend:
         context_window: int = DEFAULT_CONTEXT,
         parallel: int = 1,
         threads: int | None = None,
+        cache_prompt: bool = True,
     ) -> None:
         if not model_path.is_file():
             raise ModelNotFoundError(f"no model file at {model_path}")
@@ -43,6 +44,7 @@ class EmbeddedBackend:
         self.context_window: int | None = context_window
         self.parallel = parallel
         self.threads = threads or os.cpu_count() or 1
+        self.cache_prompt = cache_prompt  # llama.cpp's reuse of a slot's previous prompt
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -60,6 +62,7 @@ class EmbeddedBackend:
                 params.cpuparams.n_threads = self.threads
                 params.cpuparams_batch.n_threads = self.threads
                 params.warmup = False
+                params.cache_prompt = self.cache_prompt
                 params.verbosity = -1  # llama.cpp logs to stderr otherwise
                 try:
                     self._server = xllamacpp.Server(params)
