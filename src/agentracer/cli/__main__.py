@@ -1,0 +1,3 @@
+from agentracer.cli import app
+
+app()

@@ -1,0 +1,151 @@
+"""What the `agentracer` commands share: the app, consoles, options and error reporting."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agentracer.errors import AgenTracerError
+from agentracer.llm import ConnectionSettings
+from agentracer.llm.client import default_model_name
+from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
+from agentracer.tracers import TracerSettings
+from agentracer.tracers.registry import tracer_spec
+
+app = typer.Typer(
+    help="AgenTracer: name the agent and the step that made a multi-agent run fail.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="provider/model, e.g. openai/gpt-4o-mini or local/smollm2-135m (default: "
+        "$AGENTRACER_MODEL, else the model served at $OPENAI_BASE_URL, else the embedded model)"
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option(help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option", "-o", help="tracer option KEY=VALUE, repeatable (e.g. step_numbers=true)"
+    ),
+]
+TimeoutOpt = Annotated[float, typer.Option(help="seconds per model request before it is retried")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="do not read or write the response cache")
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(help="response cache directory (default: $AGENTRACER_CACHE_DIR or user cache)"),
+]
+ConstrainOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--constrain/--no-constrain",
+        help="grammar-constrained decoding (default: on for local models; on an endpoint it "
+        "needs a llama.cpp-style server)",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="random seed (sampling seed for LLM tracers)")]
+GroundTruthOpt = Annotated[
+    bool,
+    typer.Option("--ground-truth/--no-ground-truth", help="let the tracer see the correct answer"),
+]
+
+TraceArg = Annotated[
+    Path, typer.Argument(help="a trajectory file (Who&When JSON, our JSON/JSONL, parquet)")
+]
+IndexOpt = Annotated[int | None, typer.Option(help="which record of a multi-record file (0-based)")]
+
+
+def user_errors(command: F) -> F:
+    """Report `AgenTracerError` as one line on stderr with exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AgenTracerError as error:
+            err.print(
+                f"[red]error:[/red] {escape(error.one_line())}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise AgenTracerError(f"--option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+def tracer_settings(
+    tracer: str,
+    *,
+    seed: int,
+    model: str | None,
+    base_url: str | None,
+    options: list[str] | None,
+    timeout: float,
+    concurrency: int,
+    no_cache: bool,
+    cache_dir: Path | None,
+    constrain: bool | None,
+) -> TracerSettings:
+    """Settings for `tracer`, with the model resolved now so a run records which one it used."""
+    connection = ConnectionSettings(
+        base_url=base_url,
+        timeout=timeout,
+        concurrency=concurrency,
+        use_cache=not no_cache,
+        cache_dir=None if cache_dir is None else str(cache_dir),
+        constrain=constrain,
+    )
+    spec = tracer_spec(tracer)
+    if spec.needs_model:
+        model = model or default_model_name(connection)
+        if model == f"local/{DEFAULT_EMBEDDED}":
+            err.print(f"[dim]using the embedded model: {CATALOGUE[DEFAULT_EMBEDDED].note}[/dim]")
+    return TracerSettings(
+        seed=seed, model=model, options=parse_options(options), connection=connection
+    )
+
+
+def excerpt(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def rich_table(header: list[str], rows: list[list[str]], title: str) -> Table:
+    table = Table(title=title)
+    for i, column in enumerate(header):
+        # Row labels (subset names) must stay whole; numeric columns may wrap.
+        widest = max((len(row[i]) for row in rows), default=0) if i == 0 else None
+        table.add_column(column, no_wrap=i == 0, min_width=widest)
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -1,0 +1,138 @@
+"""`agentracer eval`: score a tracer on a benchmark, resumably, with a progress bar."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agentracer.cli.common import (
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConstrainOpt,
+    GroundTruthOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OptionOpt,
+    SeedOpt,
+    TimeoutOpt,
+    app,
+    err,
+    out,
+    rich_table,
+    tracer_settings,
+    user_errors,
+)
+from agentracer.evaluation import RunConfig, evaluate
+from agentracer.evaluation.report import accuracy_table, comparison_table, expectation_table
+from agentracer.formats import load_benchmark
+from agentracer.formats.benchmarks import BENCH_SUBSETS, ENV_VAR, HF_REPO, WHO_AND_WHEN
+from agentracer.tracers import create_tracer
+
+
+@app.command("eval")
+@user_errors
+def eval_command(
+    bench: Annotated[str, typer.Option(help="who-and-when or tracertraj")],
+    tracer: Annotated[str, typer.Option(help="tracer name (see `agentracer tracers`)")],
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    option: OptionOpt = None,
+    subset: Annotated[
+        list[str] | None, typer.Option(help="restrict to a subset; repeatable (default: all)")
+    ] = None,
+    ground_truth: GroundTruthOpt = True,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="run directory; re-running with it resumes")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="benchmark data directory (else $AGENTRACER_DATA_DIR, else HF)"),
+    ] = None,
+    tolerance: Annotated[
+        list[int] | None,
+        typer.Option(help="also score steps within ±k; repeatable (default 1 and 3)"),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="trajectories and model calls at once")
+    ] = 4,
+    timeout: TimeoutOpt = 120.0,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+    constrain: ConstrainOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
+) -> None:
+    """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory."""
+    subsets = subset or list(BENCH_SUBSETS.get(bench, ()))
+    settings = tracer_settings(
+        tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
+        concurrency=concurrency, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
+    )  # fmt: skip
+    config = RunConfig(
+        bench=bench,
+        subsets=subsets,
+        tracer=tracer,
+        settings=settings,
+        with_ground_truth=ground_truth,
+        tolerances=sorted(set(tolerance or [1, 3])),
+        concurrency=concurrency,
+        data=None if data is None else str(data),
+    )
+    chosen = create_tracer(tracer, config.settings)  # fail on a bad name before loading data
+    if data is None and not os.environ.get(ENV_VAR) and bench == WHO_AND_WHEN:
+        err.print(f"no --data and no ${ENV_VAR}: trying the HuggingFace Hub ({HF_REPO})…")
+    benchmark = load_benchmark(bench, subsets, data)
+    for problem in benchmark.problems():
+        err.print(f"[yellow]warning:[/yellow] skipped {escape(problem.one_line())}", soft_wrap=True)
+    setting = "g" if ground_truth else "nog"
+    model_part = f"-{settings.model.replace('/', '_')}" if settings.model else ""
+    run_dir = (
+        out_dir or Path("agentracer-runs") / f"{bench}-{tracer}{model_part}-{setting}-seed{seed}"
+    )
+    total = sum(1 for _ in benchmark.trajectories())
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+    ) as progress:
+        task = progress.add_task(f"{tracer} on {bench}", total=total)
+        try:
+            summary, outcome = evaluate(
+                benchmark, chosen, config, run_dir, on_result=lambda _: progress.advance(task)
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: finished verdicts are kept in {escape(str(run_dir))}; "
+                "run the same command again to resume"
+            )
+            raise typer.Exit(130) from None
+        progress.update(task, completed=total)
+    for failure in outcome.failed:
+        err.print(
+            f"[yellow]warning:[/yellow] {escape(failure['id'])}: {escape(failure['error'])}",
+            soft_wrap=True,
+        )
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    out.print(
+        rich_table(*accuracy_table(summary), title=f"{tracer} on {bench} ({summary['setting']})")
+    )
+    out.print(rich_table(*comparison_table(summary), title="comparability"))
+    expectation = expectation_table(summary)
+    if expectation is not None:
+        out.print(rich_table(*expectation, title="analytic expectation"))
+    out.print(
+        f"{outcome.computed} computed, {outcome.resumed} resumed, {len(outcome.skipped)} skipped, "
+        f"{len(outcome.failed)} failed; run directory: {escape(str(run_dir))}"
+    )

@@ -1,0 +1,155 @@
+"""Commands on one trajectory file: show it, attribute its failure, convert it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from agentracer.cli.common import (
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConstrainOpt,
+    GroundTruthOpt,
+    IndexOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OptionOpt,
+    SeedOpt,
+    TimeoutOpt,
+    TraceArg,
+    app,
+    err,
+    excerpt,
+    out,
+    tracer_settings,
+    user_errors,
+)
+from agentracer.errors import AgenTracerError
+from agentracer.formats import load_file, load_one, to_record, write_jsonl
+from agentracer.tracers import create_tracer
+from agentracer.trajectory import Trajectory, Verdict
+
+
+@app.command()
+@user_errors
+def show(
+    trace: TraceArg,
+    index: IndexOpt = None,
+    width: Annotated[int, typer.Option(help="characters of each step's content to show")] = 160,
+) -> None:
+    """Pretty-print a trajectory: task, agents, numbered steps and the gold label."""
+    trajectory = load_one(trace, index)
+    label = trajectory.label
+    out.print(f"[bold]{escape(trajectory.id)}[/bold]  outcome: {trajectory.outcome.value}")
+    out.print(f"[bold]question:[/bold] {escape(excerpt(trajectory.question, 400))}")
+    out.print(f"[bold]agents:[/bold] {escape(', '.join(trajectory.agents) or '(none)')}")
+    table = Table(show_lines=False, expand=True)
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column("speaker", no_wrap=True)
+    table.add_column("content")
+    table.add_column("", no_wrap=True)
+    for step in trajectory.steps:
+        speaker = (
+            step.speaker if step.kind.value == "agent" else f"{step.speaker} ({step.kind.value})"
+        )
+        gold = label is not None and label.step == step.index
+        table.add_row(
+            str(step.index),
+            escape(speaker),
+            escape(excerpt(step.content, width)),
+            "◀ gold" if gold else "",
+            style="bold red" if gold else None,
+        )
+    out.print(table)
+    if label is not None:
+        out.print(
+            f"[bold]gold label:[/bold] {escape(label.agent)} at step {label.step}"
+            f" ({escape(label.provenance.method)}): {escape(excerpt(label.reason, 300))}"
+        )
+    if trajectory.flags:
+        out.print(f"[yellow]flags:[/yellow] {', '.join(trajectory.flags)}")
+
+
+def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
+    if verdict.agent is None or verdict.step is None:
+        out.print(f"[yellow]no verdict[/yellow] ({verdict.parse_status}): {escape(verdict.reason)}")
+        return
+    step = trajectory.steps[verdict.step] if verdict.step < len(trajectory.steps) else None
+    out.print(f"[bold]agent:[/bold] {escape(verdict.agent)}")
+    out.print(f"[bold]step:[/bold]  {verdict.step}")
+    out.print(f"[bold]reason:[/bold] {escape(verdict.reason)}")
+    if step is not None:
+        out.print(
+            f"[bold]step {step.index} ({escape(step.speaker)}):[/bold] {escape(excerpt(step.content, 300))}"
+        )
+    label = trajectory.label
+    if label is not None:
+        out.print(f"[dim]gold label: {escape(label.agent)} at step {label.step}[/dim]")
+
+
+@app.command()
+@user_errors
+def attribute(
+    trace: TraceArg,
+    tracer: Annotated[
+        str, typer.Option(help="tracer name (see `agentracer tracers`)")
+    ] = "all-at-once",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    option: OptionOpt = None,
+    index: IndexOpt = None,
+    seed: SeedOpt = 0,
+    ground_truth: GroundTruthOpt = True,
+    timeout: TimeoutOpt = 120.0,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+    constrain: ConstrainOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+) -> None:
+    """Name the agent and step that caused a failed run."""
+    trajectory = load_one(trace, index)
+    settings = tracer_settings(
+        tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
+        concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
+    )  # fmt: skip
+    chosen = create_tracer(tracer, settings)
+
+    async def run() -> Verdict:
+        try:
+            return await chosen.attribute(trajectory, with_ground_truth=ground_truth)
+        finally:
+            await chosen.aclose()
+
+    verdict = asyncio.run(run())
+    if as_json:
+        typer.echo(verdict.model_dump_json(indent=2))
+    else:
+        _print_verdict(verdict, trajectory)
+
+
+@app.command()
+@user_errors
+def convert(
+    source: Annotated[Path, typer.Argument(help="trajectory file in any supported format")],
+    dest: Annotated[Path, typer.Argument(help="file to write")],
+    to: Annotated[
+        str, typer.Option(help="jsonl (AgenTracer trajectories) or who-and-when (JSON)")
+    ] = "jsonl",
+) -> None:
+    """Convert trajectories between formats (our JSONL, or the Who&When record schema)."""
+    trajectories = load_file(source)
+    if to == "jsonl":
+        write_jsonl(trajectories, dest)
+    elif to == "who-and-when":
+        records = [to_record(t) for t in trajectories]
+        document: Any = records[0] if len(records) == 1 else records
+        dest.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        raise AgenTracerError(f"unknown output format {to!r}; use jsonl or who-and-when")
+    err.print(f"wrote {len(trajectories)} trajectories to {escape(str(dest))}")
