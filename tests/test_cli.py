@@ -284,3 +284,41 @@ def test_console_script_reports_errors_without_traceback(tmp_path: Path) -> None
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
     assert completed.stderr.strip().startswith(f"error: {path}: not valid JSON")
+
+
+def test_eval_scores_a_dataset_given_by_path(who_and_when, tmp_path: Path) -> None:
+    from agentracer.formats import write_jsonl
+
+    trajectories = [t for _, t in who_and_when.trajectories()][:5]
+    dataset = tmp_path / "mine.jsonl"
+    write_jsonl(trajectories, dataset)
+    with dataset.open("a") as handle:
+        handle.write('{"broken": true}\n')
+    result = _run(
+        "eval",
+        "--bench",
+        str(dataset),
+        "--tracer",
+        "first-agent-step",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["subsets"]["dataset"]["n"] == 5 and len(summary["skipped"]) == 1
+    assert "warning: skipped" in result.stderr
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    write_jsonl(trajectories[:2], folder / "part.jsonl")
+    result = _run(
+        "eval",
+        "--bench",
+        str(folder),
+        "--tracer",
+        "random",
+        "--out",
+        str(tmp_path / "run2"),
+        "--json",
+    )
+    assert json.loads(result.stdout)["subsets"]["all"]["n"] == 2

@@ -31,14 +31,22 @@ from agentracer.cli.common import (
 from agentracer.evaluation import RunConfig, evaluate
 from agentracer.evaluation.report import accuracy_table, comparison_table, expectation_table
 from agentracer.formats import load_benchmark
-from agentracer.formats.benchmarks import BENCH_SUBSETS, ENV_VAR, HF_REPO, WHO_AND_WHEN
+from agentracer.formats.benchmarks import (
+    BENCH_SUBSETS,
+    DATASET_SUBSET,
+    ENV_VAR,
+    HF_REPO,
+    WHO_AND_WHEN,
+)
 from agentracer.tracers import create_tracer
 
 
 @app.command("eval")
 @user_errors
 def eval_command(
-    bench: Annotated[str, typer.Option(help="who-and-when or tracertraj")],
+    bench: Annotated[
+        str, typer.Option(help="who-and-when, tracertraj, or a path to a labelled dataset")
+    ],
     tracer: Annotated[str, typer.Option(help="tracer name (see `agentracer tracers`)")],
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -69,7 +77,7 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory."""
-    subsets = subset or list(BENCH_SUBSETS.get(bench, ()))
+    subsets = subset or list(BENCH_SUBSETS.get(bench, (DATASET_SUBSET,)))
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
         concurrency=concurrency, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
@@ -92,8 +100,9 @@ def eval_command(
         err.print(f"[yellow]warning:[/yellow] skipped {escape(problem.one_line())}", soft_wrap=True)
     setting = "g" if ground_truth else "nog"
     model_part = f"-{settings.model.replace('/', '_')}" if settings.model else ""
+    label = bench if bench in BENCH_SUBSETS else Path(bench).stem
     run_dir = (
-        out_dir or Path("agentracer-runs") / f"{bench}-{tracer}{model_part}-{setting}-seed{seed}"
+        out_dir or Path("agentracer-runs") / f"{label}-{tracer}{model_part}-{setting}-seed{seed}"
     )
     total = sum(1 for _ in benchmark.trajectories())
     with Progress(

@@ -61,10 +61,15 @@ class Benchmark:
 def load_benchmark(
     name: str, subsets: list[str] | None = None, data: str | Path | None = None
 ) -> Benchmark:
-    """Load `name` (`who-and-when` or `tracertraj`), restricted to `subsets` when given."""
+    """Load `name` (`who-and-when`, `tracertraj`, or a path to a labelled dataset of our own),
+    restricted to `subsets` when given."""
     if name not in BENCH_SUBSETS:
+        if Path(name).expanduser().exists():
+            return load_dataset_path(Path(name).expanduser())
         known = ", ".join(BENCH_SUBSETS)
-        raise DatasetNotFoundError(f"unknown benchmark {name!r}; known: {known}")
+        raise DatasetNotFoundError(
+            f"unknown benchmark {name!r}; known: {known}, or a path to a dataset file or directory"
+        )
     wanted = list(subsets or BENCH_SUBSETS[name])
     unknown = [s for s in wanted if s not in BENCH_SUBSETS[name]]
     if unknown:
@@ -190,6 +195,32 @@ _LOCAL_READERS: dict[str, Callable[[Path, list[str]], Benchmark | None]] = {
     WHO_AND_WHEN: _who_and_when_local,
     TRACERTRAJ: _tracertraj_local,
 }
+
+
+DATASET_SUBSET = "dataset"
+
+
+def load_dataset_path(path: Path) -> Benchmark:
+    """A labelled dataset in any supported format: one file, or a directory holding JSONL
+    files (else parquet, else JSON; `annotate` writes the same records as JSONL and parquet,
+    so only one kind is read)."""
+    if path.is_file():
+        files = [path]
+    else:
+        files = []
+        for pattern in ("*.jsonl", "*.parquet", "*.json"):
+            files = sorted(path.glob(pattern), key=_stem_order)
+            if files:
+                break
+    if not files:
+        raise DatasetNotFoundError(f"no .jsonl, .parquet or .json files in {path}")
+    entries: list[Entry] = []
+    for file in files:
+        try:
+            entries.extend(iter_file(file))
+        except TraceFormatError as error:
+            entries.append(error)
+    return Benchmark(str(path), str(path), {DATASET_SUBSET: entries})
 
 
 def _who_and_when_from_hub(wanted: list[str]) -> Benchmark:

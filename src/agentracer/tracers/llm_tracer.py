@@ -14,7 +14,7 @@ from agentracer.llm.client import default_model_name
 from agentracer.llm.context import fit_contents
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.parsing import Parsed
-from agentracer.trajectory import Trajectory, Usage, Verdict
+from agentracer.trajectory import ParseStatus, Trajectory, Usage, Verdict
 
 CHARS_PER_TOKEN = 3  # conservative for prose and code; a server's context error corrects it
 RESERVED_TOKENS = 400  # instructions and chat template around the log
@@ -114,7 +114,7 @@ class LLMTracer(Tracer):
         return int(used * 0.6)
 
     def verdict(
-        self, parsed: Parsed, transcript: Transcript, *, status: str | None = None
+        self, parsed: Parsed, transcript: Transcript, *, status: ParseStatus | None = None
     ) -> Verdict:
         """The verdict for what was parsed, with every output, the cost and the notes."""
         return Verdict(
@@ -123,7 +123,7 @@ class LLMTracer(Tracer):
             reason=parsed.reason,
             tracer=self.name,
             raw_output="\n\n---\n\n".join(transcript.outputs),
-            parse_status=status or parsed.status,  # type: ignore[arg-type]
+            parse_status=status or parsed.status,
             usage=transcript.usage,
             notes=[*transcript.notes, *parsed.notes],
         )

@@ -13,7 +13,7 @@ from agentracer.tracers import prompts
 from agentracer.tracers.llm_tracer import LLMTracer, llm_factory
 from agentracer.tracers.parsing import Parsed, choice_grammar, parse_choice
 from agentracer.tracers.registry import register_tracer
-from agentracer.trajectory import Trajectory, Verdict
+from agentracer.trajectory import ParseStatus, Trajectory, Verdict
 
 _YES_NO = {"yes": "yes", "no": "no"}
 _REASON = re.compile(r"reason\s*:\s*(.+)", re.I | re.S)
@@ -51,7 +51,7 @@ class StepByStepTracer(LLMTracer):
                 return self.verdict(parsed, transcript)
         judged = len(trajectory.agent_steps())
         transcript.notes.append("no step was judged decisive")
-        status = "unparsed" if judged and unreadable == judged else "parsed"
+        status: ParseStatus = "unparsed" if judged and unreadable == judged else "parsed"
         return self.verdict(Parsed(), transcript, status=status)
 
 
