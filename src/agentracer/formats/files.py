@@ -1,7 +1,8 @@
 """Read trajectories from a user's file, whatever format it is in.
 
 Supported: our trajectory JSON (one object, a list, or JSONL), Who&When-schema records (one
-per `.json` file, a list, or JSONL), and TracerTraj-style parquet. Every problem is a
+per `.json` file, a list, or JSONL), TracerTraj-style parquet, and recordings made by
+`agentracer record` (the directory or its `recording.json`). Every problem is a
 `TraceFormatError` that names the file (and the record or line) and says what is wrong.
 """
 
@@ -75,6 +76,13 @@ def iter_file(path: str | Path) -> Iterator[Trajectory | TraceFormatError]:
     inside a multi-record file is yielded as an error so callers can report it and go on.
     """
     path = Path(path)
+    from agentracer.replay import recording  # deferred: only recordings need the replay lab
+
+    if recording.is_recording(path):
+        from agentracer.replay.convert import to_trajectory
+
+        yield to_trajectory(recording.load(path), path=path)
+        return
     if not path.is_file():
         raise TraceFormatError("no such file", path=path)
     if path.suffix == ".parquet":

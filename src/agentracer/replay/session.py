@@ -1,0 +1,229 @@
+"""Run a multi-agent program behind the proxy and judge the run: `record` and `replay`.
+
+The program runs in its own process group with `OPENAI_BASE_URL` pointed at the proxy and a
+placeholder `OPENAI_API_KEY`; a time limit kills the whole group. Afterwards the check command
+runs (exit code 0 means success) with `AGENTRACER_MAS_STDOUT` naming the file that holds what
+the program printed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from agentracer.errors import AgenTracerError
+from agentracer.replay import recording as rec
+from agentracer.replay.agents import parse_patterns
+from agentracer.replay.policy import LivePolicy, Policy, ReplayPolicy
+from agentracer.replay.proxy import ReplayProxy
+from agentracer.replay.recording import Outcome, Recording, ReplayInfo
+from agentracer.replay.upstream import Upstream
+
+PROXY_KEY = "agentracer-proxy-no-key"
+MISSING_COMMAND = 127
+
+
+class RecordingExistsError(AgenTracerError):
+    """The output directory already holds a recording; nothing is overwritten."""
+
+
+@dataclass
+class Program:
+    """A multi-agent program and how to judge it."""
+
+    command: list[str]
+    check: str | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    timeout: float = 600.0
+    check_timeout: float = 120.0
+    agent_patterns: list[str] = field(default_factory=list)  # REGEX=AGENT
+
+
+def _fresh_dir(out_dir: Path) -> None:
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RecordingExistsError("already holds files; choose another --out", path=out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _program_env(proxy: ReplayProxy, out_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        OPENAI_BASE_URL=proxy.base_url,
+        OPENAI_API_BASE=proxy.base_url,  # older clients
+        OPENAI_API_KEY=PROXY_KEY,  # the real key stays with the proxy's upstream
+        AGENTRACER_EVENTS_URL=proxy.events_url,
+        AGENTRACER_RECORDING_DIR=str(out_dir),
+    )
+    return env
+
+
+def _run_program(program: Program, env: dict[str, str], out_dir: Path) -> tuple[int | None, str]:
+    """(exit code or None on timeout, message)."""
+    with (
+        (out_dir / rec.STDOUT_FILE).open("wb") as stdout,
+        (out_dir / rec.STDERR_FILE).open("wb") as stderr,
+    ):
+        try:
+            process = subprocess.Popen(
+                program.command,
+                cwd=program.cwd,
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        except (FileNotFoundError, PermissionError) as error:
+            return MISSING_COMMAND, f"cannot start {program.command[0]!r}: {error.strerror}"
+        try:
+            return process.wait(timeout=program.timeout), ""
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return None, f"the program ran past {program.timeout:g} s and was killed"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _run_check(program: Program, env: dict[str, str], out_dir: Path) -> Outcome:
+    if not program.check:
+        return Outcome(status="unchecked", mas_exit_code=0, message="no check was given")
+    env = {**env, "AGENTRACER_MAS_STDOUT": str(out_dir / rec.STDOUT_FILE)}
+    try:
+        done = subprocess.run(
+            program.check, shell=True, cwd=program.cwd, env=env, capture_output=True,
+            timeout=program.check_timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return Outcome(
+            status="failure", success=False, mas_exit_code=0, message="the check timed out"
+        )
+    (out_dir / rec.CHECK_FILE).write_bytes(done.stdout + done.stderr)
+    if done.returncode == MISSING_COMMAND:
+        return Outcome(
+            status="check-missing", mas_exit_code=0, check_exit_code=done.returncode,
+            message=f"the check command was not found: {program.check}",
+        )  # fmt: skip
+    success = done.returncode == 0
+    return Outcome(
+        status="success" if success else "failure", success=success, mas_exit_code=0,
+        check_exit_code=done.returncode,
+    )  # fmt: skip
+
+
+def _judge(
+    program: Program,
+    proxy: ReplayProxy,
+    exit_code: int | None,
+    message: str,
+    env: dict[str, str],
+    out_dir: Path,
+) -> Outcome:
+    divergence = next((e for e in proxy.errors if "differs" in e or "never made" in e), None)
+    if divergence is not None:
+        return Outcome(status="diverged", mas_exit_code=exit_code, message=divergence)
+    if exit_code is None:
+        return Outcome(status="timeout", success=False, message=message)
+    if exit_code != 0:
+        detail = message or f"the program exited with code {exit_code}"
+        if proxy.errors:
+            detail += f"; proxy: {proxy.errors[0]}"
+        return Outcome(status="crashed", success=False, mas_exit_code=exit_code, message=detail)
+    if proxy.call_count == 0:
+        return Outcome(
+            status="no-calls", mas_exit_code=0, message="the program never called the model"
+        )
+    return _run_check(program, env, out_dir)
+
+
+def run_session(
+    program: Program,
+    policy: Policy,
+    out_dir: Path,
+    *,
+    model_name: str,
+    replay: ReplayInfo | None = None,
+) -> Recording:
+    """Run `program` once behind a proxy answering with `policy`; write and return the recording."""
+    _fresh_dir(out_dir)
+    recording = Recording(
+        id=uuid.uuid4().hex[:12],
+        command=program.command,
+        check=program.check,
+        cwd=str(program.cwd),
+        agent_patterns=program.agent_patterns,
+        model=model_name,
+        replay=replay,
+    )
+    try:
+        patterns = parse_patterns(program.agent_patterns)
+    except ValueError as error:
+        raise AgenTracerError(str(error)) from None
+    log = rec.EventLog(out_dir / rec.EVENTS_FILE)
+    log.append(
+        {
+            "kind": "header",
+            "recording": recording.model_dump(mode="json", exclude={"events", "outcome"}),
+        }
+    )
+    proxy = ReplayProxy(policy, log, model_name=model_name, patterns=patterns).start()
+    started = time.perf_counter()
+    try:
+        env = _program_env(proxy, out_dir)
+        exit_code, message = _run_program(program, env, out_dir)
+    finally:
+        proxy.stop()
+        log.close()
+    recording.seconds = time.perf_counter() - started
+    recording.events = list(proxy.events)
+    recording.task = proxy.task
+    recording.outcome = _judge(program, proxy, exit_code, message, env, out_dir)
+    if replay is not None and isinstance(policy, ReplayPolicy):
+        recording.replay = replay.model_copy(update={"divergence": policy.divergence})
+    rec.save(recording, out_dir)
+    return recording
+
+
+def record(program: Program, upstream: Upstream, out_dir: Path) -> Recording:
+    """Run `program` with every model call answered live by `upstream`."""
+    return run_session(program, LivePolicy(upstream), out_dir, model_name=upstream.name)
+
+
+def replay(
+    source_dir: Path,
+    at: int,
+    content: str,
+    upstream: Upstream,
+    out_dir: Path,
+    *,
+    on_divergence: Literal["fail", "live"] = "fail",
+    timeout: float | None = None,
+) -> Recording:
+    """Re-run a recorded program: calls before `at` from the recording, call `at` answered
+    with `content`, later calls live. The replayed run is itself a recording."""
+    source = rec.load(source_dir)
+    policy = ReplayPolicy(source, at, content, upstream, on_divergence)
+    program = Program(
+        command=source.command,
+        check=source.check,
+        cwd=Path(source.cwd),
+        timeout=timeout or max(60.0, 3 * source.seconds),
+        agent_patterns=source.agent_patterns,
+    )
+    info = ReplayInfo(source=str(source_dir), at=at, content=content, on_divergence=on_divergence)
+    return run_session(program, policy, out_dir, model_name=upstream.name, replay=info)

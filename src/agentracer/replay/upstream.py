@@ -1,0 +1,79 @@
+"""The real model behind the proxy: any model of the LLM layer, called with the program's own
+request body (tools, response formats and all), synchronously from the proxy's threads."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import openai
+
+from agentracer.errors import LLMError, ModelNotFoundError
+from agentracer.llm.openai_compat import PLACEHOLDER_KEY
+from agentracer.llm.types import ConnectionSettings
+
+
+class Upstream(Protocol):
+    name: str
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A chat.completion (as JSON) for the request `body`; raises `LLMError` on failure."""
+        ...
+
+
+class OpenAIUpstream:
+    """An OpenAI-compatible endpoint; the program's `model` is replaced by ours."""
+
+    def __init__(self, model: str, connection: ConnectionSettings) -> None:
+        self.name = f"openai/{model}"
+        self.model = model
+        base_url = connection.base_url or os.environ.get("OPENAI_BASE_URL")
+        api_key = connection.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=connection.timeout,
+            max_retries=connection.max_retries,
+        )
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        request = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        request["model"] = self.model
+        try:
+            return self.client.chat.completions.create(**request).model_dump(exclude_none=True)
+        except openai.APIError as error:
+            raise LLMError(f"upstream {self.name} failed: {error.message}") from None
+
+
+class EmbeddedUpstream:
+    """An embedded llama.cpp model answering the raw request in-process."""
+
+    def __init__(self, name: str, connection: ConnectionSettings) -> None:
+        from agentracer.llm.client import get_model
+        from agentracer.llm.embedded import EmbeddedBackend
+
+        backend = get_model(f"local/{name}", connection).backend
+        assert isinstance(backend, EmbeddedBackend)
+        self.backend = backend
+        self.name = backend.name
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        request = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        result = self.backend.server().handle_chat_completions(request)
+        if not isinstance(result, dict) or "error" in result:
+            raise LLMError(
+                f"upstream {self.name} failed: {result.get('error') if isinstance(result, dict) else result}"
+            )
+        result["model"] = self.name
+        return result
+
+
+def make_upstream(model: str, connection: ConnectionSettings | None = None) -> Upstream:
+    """The upstream for a `provider/model` name of the LLM layer."""
+    connection = connection or ConnectionSettings()
+    provider, _, spec = model.partition("/")
+    if provider == "openai" and spec:
+        return OpenAIUpstream(spec, connection)
+    if provider == "local" and spec:
+        return EmbeddedUpstream(spec, connection)
+    raise ModelNotFoundError(f"model {model!r} is not named openai/NAME or local/NAME")
