@@ -173,7 +173,15 @@ def load(path: str | Path) -> Recording:
         ]
         header: dict[str, Any] = next((line for line in lines if line.get("kind") == "header"), {})
         events = [line for line in lines if line.get("kind") in ("call", "tool")]
-        return Recording.model_validate({**header.get("recording", {}), "events": events})
+        tasks = [
+            {k: v for k, v in line.items() if k != "kind"}
+            for line in lines
+            if line.get("kind") == "task"
+        ]
+        fields = {**header.get("recording", {}), "events": events}
+        if tasks:
+            fields["task"] = tasks[-1]
+        return Recording.model_validate(fields)
     except (ValidationError, json.JSONDecodeError) as error:
         raise TraceFormatError(
             f"unreadable recording ({str(error).splitlines()[0]})", path=directory

@@ -1,0 +1,90 @@
+"""The proxy as an HTTP server: loopback only, OpenAI wire format, events, bad requests."""
+
+import json
+import urllib.error
+import urllib.request
+
+import openai
+import pytest
+
+from agentracer.replay.policy import LivePolicy
+from agentracer.replay.proxy import ReplayProxy, stream_chunks
+from agentracer.replay.recording import EventLog
+from tests.replay.conftest import FakeUpstream
+
+
+@pytest.fixture
+def proxy(tmp_path, upstream: FakeUpstream):
+    server = ReplayProxy(
+        LivePolicy(upstream), EventLog(tmp_path / "events.jsonl"), model_name="fake/upstream"
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _post(url: str, payload: object) -> int:
+    return _http("POST", url, json.dumps(payload).encode())[0]
+
+
+def _client(proxy: ReplayProxy) -> openai.OpenAI:
+    return openai.OpenAI(base_url=proxy.base_url, api_key="x", max_retries=0)
+
+
+def test_it_listens_on_loopback_only(proxy: ReplayProxy) -> None:
+    assert proxy.server.server_address[0] == "127.0.0.1"
+    assert proxy.base_url.startswith("http://127.0.0.1:")
+
+
+def test_plain_and_streamed_completions_through_the_sdk(proxy: ReplayProxy, tmp_path) -> None:
+    client = _client(proxy)
+    messages = [
+        {"role": "system", "content": "You are the worker."},
+        {"role": "user", "content": "go"},
+    ]
+    plain = client.chat.completions.create(model="any", messages=messages, user="Worker")
+    assert plain.choices[0].message.content == "worker answer 1"
+    chunks = list(client.chat.completions.create(
+        model="any", messages=messages, stream=True, stream_options={"include_usage": True}
+    ))  # fmt: skip
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "worker answer 2"
+    )
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 13
+    assert [e.agent for e in proxy.events] == ["Worker", "You are the worker."]
+    logged = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [line["index"] for line in logged] == [0, 1] and logged[1]["stream"] is True
+    assert [m.id for m in client.models.list()] == ["fake/upstream"]
+
+
+def test_events_and_bad_requests(proxy: ReplayProxy) -> None:
+    base = proxy.base_url.removesuffix("/v1")
+    assert _post(proxy.events_url, {"kind": "tool", "agent": "pytest", "content": "ok"}) == 200
+    assert _post(proxy.events_url, {"kind": "task", "question": "q"}) == 200
+    assert proxy.task.question == "q" and proxy.events[-1].agent == "pytest"
+    assert _post(proxy.events_url, {"kind": "other"}) == 400
+    status, body = _http("POST", f"{base}/v1/chat/completions", b"{ not json")
+    assert status == 400 and "not a JSON object" in body["error"]["message"]
+    assert _http("GET", f"{base}/nowhere")[0] == 404
+
+
+def test_stream_chunks_carry_tool_calls() -> None:
+    response = {
+        "id": "c1", "created": 1, "model": "m",
+        "choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "run", "arguments": "{}"}}]}, "finish_reason": "tool_calls"}],
+    }  # fmt: skip
+    first, last = stream_chunks(response, include_usage=False)
+    assert first["choices"][0]["delta"]["tool_calls"][0]["index"] == 0
+    assert last["choices"][0]["finish_reason"] == "tool_calls"
