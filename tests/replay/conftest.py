@@ -52,6 +52,35 @@ class FakeUpstream:
         }
 
 
+class ArithmeticUpstream(FakeUpstream):
+    """The team's task is 2 + 3. The planner states the numbers, the worker adds (wrongly when
+    `buggy`), and the reviewer approves only work that says 5."""
+
+    def __init__(self, buggy: bool = False) -> None:
+        super().__init__()
+        self.buggy = buggy
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = super().complete(body)
+        system = body["messages"][0]["content"]
+        user = body["messages"][-1]["content"]
+        if "planner" in system:
+            text = "Plan: add the two numbers 2 and 3, then report the sum."
+        elif "worker" in system:
+            text = (
+                "The sum of the two numbers is 6."
+                if self.buggy
+                else "The sum of the two numbers is 5."
+            )
+        else:
+            text = "approved" if "5" in user else "rejected"
+        response["choices"][0]["message"]["content"] = text
+        return response
+
+
+ARITHMETIC = ("--question", "What is 2 + 3?", "--answer", "5")
+
+
 def team(*flags: str, expect: str = "approved", timeout: float = 60) -> Program:
     return Program(
         command=[sys.executable, str(PROGRAMS / "team.py"), *flags],

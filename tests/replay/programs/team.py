@@ -59,6 +59,8 @@ def main():
     parser.add_argument("--hang", action="store_true")
     parser.add_argument("--no-calls", action="store_true")
     parser.add_argument("--print-key", action="store_true")
+    parser.add_argument("--question", default="Plan, do and review a task.")
+    parser.add_argument("--answer", default="approved")
     args = parser.parse_args()
     if args.print_key:
         print("KEY:", os.environ.get("OPENAI_API_KEY"))
@@ -68,7 +70,7 @@ def main():
     if args.hang:
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a grandchild too
         time.sleep(600)
-    report({"kind": "task", "question": "Plan, do and review a task.", "ground_truth": "approved"})
+    report({"kind": "task", "question": args.question, "ground_truth": args.answer})
     client = OpenAI()
     plan = ask(client, "Planner", "You are the planner.", "Make a plan.", args.stream)
     extra = Path(args.diverge_file).read_text() if args.diverge_file else ""

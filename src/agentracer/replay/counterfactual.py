@@ -1,0 +1,192 @@
+"""Counterfactual replay: the decisive error of a failed run is the earliest step whose
+minimal fix turns the failure into success, proven by replaying the run with that fix.
+
+An analyzer (any model) proposes the fix for one step, seeing the log, the check's feedback and,
+when known, the correct answer. Strategies:
+
+- `linear`: try the agent steps in order t = 0, 1, ... (the paper's procedure);
+- `ranked`: the analyzer first ranks the steps most likely to hold the error; only the top
+  `budget` are tried, in ascending step order, so the earliest flip among them is found with
+  fewer replays.
+
+Each candidate fix is replayed `k` times and needs a majority of successes (multi-agent systems
+are stochastic); the replays stop as soon as the majority is decided.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from agentracer.llm import ChatModel, ChatRequest, usage_of
+from agentracer.replay import recording as rec
+from agentracer.replay.convert import call_index, to_trajectory
+from agentracer.replay.session import replay
+from agentracer.replay.upstream import Upstream
+from agentracer.tracers.prompts import render_log, task_block
+from agentracer.trajectory import Trajectory, Usage
+
+Strategy = Literal["linear", "ranked"]
+
+
+class Analyzer(Protocol):
+    name: str
+
+    async def propose_fix(self, trajectory: Trajectory, step: int, feedback: str) -> str:
+        """A minimal corrected output for agent step `step`."""
+        ...
+
+    async def rank_steps(self, trajectory: Trajectory, feedback: str) -> list[int]:
+        """Agent steps, most likely to hold the decisive error first."""
+        ...
+
+
+class Attempt(BaseModel):
+    step: int
+    call: int
+    fix: str
+    outcomes: list[str] = Field(description="outcome status of each replay")
+    flipped: bool
+
+
+class SearchResult(BaseModel):
+    """What the search found and what it cost."""
+
+    strategy: Strategy
+    analyzer: str
+    step: int | None = None
+    agent: str | None = None
+    call: int | None = None
+    fix: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    replays: int = 0
+    agreement: float | None = Field(
+        default=None, description="share of the label's replays that succeeded"
+    )
+    analyzer_usage: Usage = Field(default_factory=Usage)
+    replay_live_calls: int = 0
+
+
+def feedback_of(directory: Path, recording: rec.Recording) -> str:
+    """What the environment said about the failure: the check's output and the outcome."""
+    check = directory / rec.CHECK_FILE
+    text = check.read_text(encoding="utf-8", errors="replace").strip() if check.is_file() else ""
+    parts = [f"outcome: {recording.outcome.status}", recording.outcome.message, text]
+    return "\n".join(p for p in parts if p)[:2000]
+
+
+@dataclass
+class ModelAnalyzer:
+    """An analyzer backed by any chat model of the LLM layer."""
+
+    model: ChatModel
+    with_ground_truth: bool = True
+    max_tokens: int = 400
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def _context(self, trajectory: Trajectory, feedback: str) -> str:
+        contents = [s.content for s in trajectory.steps]
+        log = render_log(trajectory, contents, range(len(contents)), numbered=True)
+        return "\n\n".join(
+            [
+                task_block(trajectory, self.with_ground_truth),
+                f"A multi-agent system failed this task. Its log:\n{log}",
+                f"What the environment reported:\n{feedback}",
+            ]
+        )
+
+    async def _ask(self, prompt: str) -> str:
+        messages = [{"role": "user", "content": prompt}]
+        response = await self.model.chat(ChatRequest(messages=messages, max_tokens=self.max_tokens))
+        self.usage = self.usage + usage_of(response)
+        return response.text.strip()
+
+    async def propose_fix(self, trajectory: Trajectory, step: int, feedback: str) -> str:
+        agent = trajectory.steps[step].speaker
+        prompt = "\n\n".join(
+            [
+                self._context(trajectory, feedback),
+                f"Suppose the mistake is in step {step}, by {agent}. Rewrite that step's output with "
+                "the smallest correction that lets the team succeed. Fix only what this agent got "
+                "wrong; do not do the other agents' work. Reply with the corrected output only.",
+            ]
+        )
+        return await self._ask(prompt) or trajectory.steps[step].content
+
+    async def rank_steps(self, trajectory: Trajectory, feedback: str) -> list[int]:
+        agent_steps = [s.index for s in trajectory.agent_steps()]
+        prompt = "\n\n".join(
+            [
+                self._context(trajectory, feedback),
+                "Which steps most likely hold the decisive mistake? Reply with step numbers, most "
+                f"likely first, as: Steps: 3, 1, 4. Choose among {', '.join(map(str, agent_steps))}.",
+            ]
+        )
+        answer = await self._ask(prompt)
+        ranked = [int(n) for n in re.findall(r"\d+", answer) if int(n) in agent_steps]
+        return list(dict.fromkeys(ranked))
+
+
+def default_budget(trajectory: Trajectory) -> int:
+    """How many ranked candidates to verify: ceil(log2 T) + 2 for T agent steps."""
+    return math.ceil(math.log2(max(2, len(trajectory.agent_steps())))) + 2
+
+
+async def find_decisive_step(
+    recording_dir: Path,
+    analyzer: Analyzer,
+    upstream: Upstream,
+    work_dir: Path,
+    *,
+    strategy: Strategy = "linear",
+    k: int = 1,
+    budget: int | None = None,
+) -> SearchResult:
+    """Search a failed recording for its decisive error; replays go under `work_dir`."""
+    source = rec.load(recording_dir)
+    trajectory = to_trajectory(source, path=recording_dir)
+    feedback = feedback_of(recording_dir, source)
+    result = SearchResult(strategy=strategy, analyzer=analyzer.name)
+    agent_steps = [s.index for s in trajectory.agent_steps()]
+    if strategy == "ranked":
+        ranked = await analyzer.rank_steps(trajectory, feedback)
+        top = ranked[: budget or default_budget(trajectory)]
+        candidates = sorted(top)
+    else:
+        candidates = agent_steps
+    for step in candidates:
+        fix = await analyzer.propose_fix(trajectory, step, feedback)
+        call = call_index(trajectory, step)
+        outcomes: list[str] = []
+        successes = 0
+        for attempt in range(k):
+            out = work_dir / f"step{step}-replay{attempt}"
+            replayed = replay(recording_dir, call, fix, upstream, out)
+            result.replays += 1
+            result.replay_live_calls += sum(c.origin == "live" for c in replayed.calls())
+            outcomes.append(replayed.outcome.status)
+            successes += replayed.outcome.success is True
+            failures = len(outcomes) - successes
+            if successes > k / 2 or failures >= k / 2:  # the majority is decided
+                break
+        flipped = successes > k / 2
+        result.attempts.append(
+            Attempt(step=step, call=call, fix=fix, outcomes=outcomes, flipped=flipped)
+        )
+        if flipped:
+            result.step, result.call, result.fix = step, call, fix
+            result.agent = trajectory.steps[step].agent
+            result.agreement = successes / len(outcomes)
+            break
+    if isinstance(analyzer, ModelAnalyzer):
+        result.analyzer_usage = analyzer.usage
+    return result
