@@ -39,7 +39,10 @@ def test_operators(operator, text: str, expected: set[str]) -> None:
 def test_change_number_changes_exactly_one_number() -> None:
     out = inj.change_number("pay 12 of 40 items", random.Random(3))
     assert out != "pay 12 of 40 items" and out is not None
-    assert sum(a != b for a, b in zip(out.split(), ["pay", "12", "of", "40", "items"], strict=True)) == 1
+    assert (
+        sum(a != b for a, b in zip(out.split(), ["pay", "12", "of", "40", "items"], strict=True))
+        == 1
+    )
 
 
 def test_operators_that_do_not_apply_return_none() -> None:

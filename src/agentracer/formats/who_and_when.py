@@ -15,6 +15,7 @@ schema. Speaker rules:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -63,11 +64,13 @@ def parse_step(entry: object, index: int) -> Step:
     else:
         raise ValueError(f"history[{index}] names no speaker (no 'name' or 'role')")
     content = entry.get("content")
+    # The OpenAI `tool` role marks a tool result (our recordings write it; Who&When never does).
+    kind = StepKind.TOOL if chat_role == "tool" else step_kind(speaker)
     return Step(
         index=index,
         agent=speaker_agent(speaker),
         speaker=speaker,
-        kind=step_kind(speaker),
+        kind=kind,
         content="" if content is None else str(content),
         role=chat_role,
     )
@@ -90,6 +93,17 @@ def parse_label(record: dict[str, Any], n_steps: int, provenance: Provenance) ->
         reason=str(record.get("mistake_reason") or ""),
         provenance=provenance,
     )
+
+
+def recorded_provenance(record: dict[str, Any]) -> Provenance | None:
+    """The `provenance` our builder writes beside a record (a JSON object, or its text in parquet)."""
+    value = record.get("provenance")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError("provenance is not valid JSON") from None
+    return None if value is None else Provenance.model_validate(value)
 
 
 def label_flags(trajectory: Trajectory) -> list[str]:
@@ -131,9 +145,12 @@ def parse_record(
         steps = [parse_step(entry, i) for i, entry in enumerate(record["history"])]
         if not steps:
             raise ValueError("the trajectory has zero steps")
-        label = parse_label(
-            record, len(steps), provenance or Provenance(method="unspecified", source=path)
+        provenance = (
+            provenance
+            or recorded_provenance(record)
+            or Provenance(method="unspecified", source=path)
         )
+        label = parse_label(record, len(steps), provenance)
         agents = list(dict.fromkeys(s.agent for s in steps if s.kind is StepKind.AGENT))
         ground_truth = record.get("ground_truth", record.get("groundtruth"))
         trajectory = Trajectory(

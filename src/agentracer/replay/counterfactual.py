@@ -35,7 +35,8 @@ Strategy = Literal["linear", "ranked"]
 
 
 class Analyzer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def propose_fix(self, trajectory: Trajectory, step: int, feedback: str) -> str:
         """A minimal corrected output for agent step `step`."""

@@ -1,0 +1,1 @@
+"""Building labelled datasets (TracerTraj-style) from recordings."""
