@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import openai
 
 from agentracer.errors import LLMError, ModelNotFoundError
+from agentracer.llm.embedded import EmbeddedBackend
 from agentracer.llm.openai_compat import PLACEHOLDER_KEY
 from agentracer.llm.types import ConnectionSettings
 
@@ -48,12 +49,7 @@ class OpenAIUpstream:
 class EmbeddedUpstream:
     """An embedded llama.cpp model answering the raw request in-process."""
 
-    def __init__(self, name: str, connection: ConnectionSettings) -> None:
-        from agentracer.llm.client import get_model
-        from agentracer.llm.embedded import EmbeddedBackend
-
-        backend = get_model(f"local/{name}", connection).backend
-        assert isinstance(backend, EmbeddedBackend)
+    def __init__(self, backend: EmbeddedBackend) -> None:
         self.backend = backend
         self.name = backend.name
 
@@ -61,9 +57,8 @@ class EmbeddedUpstream:
         request = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         result = self.backend.server().handle_chat_completions(request)
         if not isinstance(result, dict) or "error" in result:
-            raise LLMError(
-                f"upstream {self.name} failed: {result.get('error') if isinstance(result, dict) else result}"
-            )
+            error = result.get("error") if isinstance(result, dict) else result
+            raise LLMError(f"upstream {self.name} failed: {error}")
         result["model"] = self.name
         return result
 
@@ -75,5 +70,9 @@ def make_upstream(model: str, connection: ConnectionSettings | None = None) -> U
     if provider == "openai" and spec:
         return OpenAIUpstream(spec, connection)
     if provider == "local" and spec:
-        return EmbeddedUpstream(spec, connection)
+        from agentracer.llm.client import get_model
+
+        backend = get_model(model, connection).backend
+        assert isinstance(backend, EmbeddedBackend)
+        return EmbeddedUpstream(backend)
     raise ModelNotFoundError(f"model {model!r} is not named openai/NAME or local/NAME")
