@@ -91,3 +91,31 @@ def test_the_coding_team_flips_to_success_when_the_coder_is_fixed(
         "substituted",
     ]  # examples pass: no revision
     assert FINAL_MARK in (tmp_path / "fixed" / "mas.stdout").read_text()
+
+
+def test_a_real_framework_is_recorded_and_replayed(
+    embedded: EmbeddedBackend, tmp_path: Path
+) -> None:
+    """smolagents' CodeAgent, unchanged, talking to the proxy like to any OpenAI endpoint."""
+    from tests.replay.conftest import PROGRAMS
+
+    program = Program(
+        command=[sys.executable, str(PROGRAMS / "smol_agent.py")],
+        check=f"{sys.executable} {PROGRAMS / 'check.py'} 'FINAL: 5'",
+        timeout=600,
+        agent_patterns=["expert assistant=CodeAgent"],
+    )
+    recording = record(program, EmbeddedUpstream(embedded), tmp_path / "rec")
+    calls = recording.calls()
+    assert calls and calls[0].agent == "CodeAgent" and calls[0].agent_source == "pattern"
+    assert recording.outcome.status in ("success", "failure")
+    # Replace the agent's first step with working code: the framework runs it and finishes.
+    fixed = replay(
+        tmp_path / "rec",
+        0,
+        "Thought: add.\n<code>\nfinal_answer(5)\n</code>",
+        EmbeddedUpstream(embedded),
+        tmp_path / "fixed",
+    )
+    assert fixed.calls()[0].origin == "substituted"
+    assert fixed.outcome.status == "success", (tmp_path / "fixed" / "mas.stdout").read_text()
