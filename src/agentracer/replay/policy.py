@@ -43,10 +43,8 @@ def canonical(body: dict[str, Any]) -> str:
     )
 
 
-def describe_divergence(index: int, body: dict[str, Any], recorded: ModelCall | None) -> str:
+def describe_divergence(index: int, body: dict[str, Any], recorded: ModelCall) -> str:
     """One line saying where call `index` first differs from the recording."""
-    if recorded is None:
-        return f"call {index} was never made in the recorded run"
     old, new = recorded.request, body
     for key in sorted(set(old) | set(new)):
         if key in _DELIVERY_FIELDS or old.get(key) == new.get(key):

@@ -75,7 +75,8 @@ class ReplayProxy:
         self.patterns = patterns
         self.events: list[ModelCall | ToolEvent] = []
         self.task = Task()
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # upstream failures
+        self.divergences: list[str] = []  # frozen calls refused because the request changed
         self._lock = threading.Lock()
         self._next_index = 0
         self.server = ThreadingHTTPServer((HOST, 0), self._handler())
@@ -119,7 +120,7 @@ class ReplayProxy:
         try:
             response, origin, diverged = self.policy.respond(index, body)
         except DivergenceError as error:
-            self.errors.append(error.message)
+            self.divergences.append(error.message)
             return 409, {"error": {"message": error.message, "type": "agentracer_divergence"}}
         except LLMError as error:
             self.errors.append(error.one_line())

@@ -134,9 +134,8 @@ def _judge(
     env: dict[str, str],
     out_dir: Path,
 ) -> Outcome:
-    divergence = next((e for e in proxy.errors if "differs" in e or "never made" in e), None)
-    if divergence is not None:
-        return Outcome(status="diverged", mas_exit_code=exit_code, message=divergence)
+    if proxy.divergences:
+        return Outcome(status="diverged", mas_exit_code=exit_code, message=proxy.divergences[0])
     if exit_code is None:
         return Outcome(status="timeout", success=False, message=message)
     if exit_code != 0:
