@@ -1,6 +1,7 @@
 """Fault injection: perturb a successful run, keep what makes it fail, label that step."""
 
 import asyncio
+import json
 import random
 from pathlib import Path
 
@@ -83,3 +84,24 @@ def test_sampling_steps_is_seeded(succeeded: Path, tmp_path: Path) -> None:
         inj.inject_faults(succeeded, ArithmeticUpstream(), tmp_path / "b", steps=1, seed=5)
     )
     assert [i.step for i in first.injections] == [i.step for i in again.injections]
+
+
+def test_corrupt_tool_arguments_changes_one_scalar_argument() -> None:
+    calls = [
+        {
+            "id": "t1",
+            "type": "function",
+            "function": {"name": "pay", "arguments": '{"amount": 40, "to": "Bob"}'},
+        }
+    ]
+    corrupted = inj.corrupt_tool_arguments(calls, random.Random(0))
+    assert corrupted is not None and corrupted[0]["id"] == "t1"
+    new = json.loads(corrupted[0]["function"]["arguments"])
+    assert new in ({"amount": 41, "to": "Bob"}, {"amount": 40, "to": "B"})
+    assert json.loads(calls[0]["function"]["arguments"]) == {"amount": 40, "to": "Bob"}  # untouched
+    assert (
+        inj.corrupt_tool_arguments(
+            [{"function": {"name": "f", "arguments": "not json"}}], random.Random(0)
+        )
+        is None
+    )

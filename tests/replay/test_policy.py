@@ -79,3 +79,12 @@ def test_divergence_fail_and_live() -> None:
     }
     assert policy.respond(0, changed_worker)[1:] == ("live", True)
     assert policy.respond(1, SOURCE.calls()[1].request)[1] == "live"  # once diverged, all live
+
+
+def test_a_substitute_may_carry_tool_calls() -> None:
+    calls = [{"id": "t1", "type": "function", "function": {"name": "run", "arguments": "{}"}}]
+    policy = ReplayPolicy(SOURCE, 0, "", FakeUpstream(), tool_calls=calls)
+    response, origin, _ = policy.respond(0, SOURCE.calls()[0].request)
+    assert origin == "substituted"
+    assert response["choices"][0]["message"]["tool_calls"] == calls
+    assert response["choices"][0]["finish_reason"] == "tool_calls"

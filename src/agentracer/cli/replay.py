@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -85,6 +86,10 @@ def replay_command(
     at: Annotated[int, typer.Option(help="0-based index of the model call to replace")],
     content: Annotated[str, typer.Option(help="the answer model call AT returns instead")],
     out_dir: OutOpt,
+    tool_calls: Annotated[
+        str | None,
+        typer.Option(help="JSON list of tool calls the substitute carries (OpenAI shape)"),
+    ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     on_divergence: Annotated[
@@ -99,8 +104,16 @@ def replay_command(
     if on_divergence not in ("fail", "live"):
         raise AgenTracerError(f"--on-divergence must be fail or live, not {on_divergence!r}")
     policy: Literal["fail", "live"] = "fail" if on_divergence == "fail" else "live"
+    calls = None
+    if tool_calls is not None:
+        try:
+            calls = json.loads(tool_calls)
+        except json.JSONDecodeError as error:
+            raise AgenTracerError(f"--tool-calls is not valid JSON ({error.msg})") from None
+        if not isinstance(calls, list):
+            raise AgenTracerError("--tool-calls must be a JSON list")
     recording = replay(
         recording_dir, at, content, _upstream(model, base_url, timeout), out_dir,
-        on_divergence=policy, timeout=run_timeout,
+        on_divergence=policy, timeout=run_timeout, tool_calls=calls,
     )  # fmt: skip
     _summary(recording, out_dir)

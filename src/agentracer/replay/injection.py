@@ -7,11 +7,13 @@ text) and, optionally, from an attacker model asked for one concrete, plausible 
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -93,12 +95,49 @@ def truncate_code(text: str, rng: random.Random) -> str | None:
     return text[: match.start(1)] + kept + text[match.end(1) :]
 
 
+def corrupt_tool_arguments(
+    tool_calls: list[dict[str, Any]], rng: random.Random
+) -> list[dict[str, Any]] | None:
+    """One scalar argument of one tool call changed (a number off by one, a flag flipped, a
+    string emptied); None when no call has a scalar JSON argument."""
+    slots = []
+    for i, call in enumerate(tool_calls):
+        try:
+            arguments = json.loads((call.get("function") or {}).get("arguments") or "{}")
+        except json.JSONDecodeError:
+            continue
+        if isinstance(arguments, dict):
+            slots += [
+                (i, key, arguments)
+                for key, value in arguments.items()
+                if isinstance(value, str | int | float | bool)
+            ]
+    if not slots:
+        return None
+    i, key, arguments = rng.choice(slots)
+    value = arguments[key]
+    if isinstance(value, bool):
+        changed: Any = not value
+    elif isinstance(value, int | float):
+        changed = value + 1
+    else:
+        changed = value[: len(value) // 2] if len(value) > 1 else value + "x"
+    corrupted = [dict(call) for call in tool_calls]
+    function = dict(corrupted[i]["function"])
+    function["arguments"] = json.dumps({**arguments, key: changed})
+    corrupted[i]["function"] = function
+    return corrupted
+
+
+TOOL_OPERATOR = "corrupt-tool-argument"
+
 OPERATORS: dict[str, Operator] = {
     "change-number": change_number,
     "negate-comparison": negate_comparison,
     "drop-requirement": drop_requirement,
     "swap-entity": swap_entity,
     "truncate-code": truncate_code,
+    TOOL_OPERATOR: lambda text, rng: None,  # works on a call's tool arguments, not on its text
 }
 
 
@@ -138,6 +177,7 @@ class Injection(BaseModel):
     agent: str
     operator: str
     content: str
+    tool_calls: list[dict[str, Any]] | None = None
     outcomes: list[str]
     kept: bool
     replay_dir: str | None = Field(default=None, description="a replay whose run failed")
@@ -183,21 +223,30 @@ async def inject_faults(
         chosen = sorted(rng.sample(chosen, steps))
     names = operators if operators is not None else list(OPERATORS)
     result = InjectionResult()
+    calls = source.calls()
     for step in chosen:
-        original = trajectory.steps[step].content
-        candidates: list[tuple[str, str]] = []
+        call = calls[call_index(trajectory, step)]
+        original, tool_calls = call.content(), call.tool_calls() or None
+        candidates: list[tuple[str, str, list[dict[str, Any]] | None]] = []
         for name in names:
-            perturbed = OPERATORS[name](original, random.Random(f"{seed}:{step}:{name}"))
+            rng_for = random.Random(f"{seed}:{step}:{name}")
+            if name == TOOL_OPERATOR:
+                corrupted = corrupt_tool_arguments(tool_calls, rng_for) if tool_calls else None
+                if corrupted:
+                    candidates.append((name, original, corrupted))
+                continue
+            perturbed = OPERATORS[name](original, rng_for)
             if perturbed is not None and perturbed != original:
-                candidates.append((name, perturbed))
+                candidates.append((name, perturbed, tool_calls))
         if (
             attacker is not None
             and (attacked := await attacker.perturb(trajectory, step)) is not None
         ):
-            candidates.append((f"attacker:{attacker.name}", attacked))
-        for name, content in candidates:
+            candidates.append((f"attacker:{attacker.name}", attacked, tool_calls))
+        for name, content, new_calls in candidates:
+            message = (content, new_calls)
             injection = _try(
-                recording_dir, trajectory, step, name, content, upstream, work_dir, k, result
+                recording_dir, trajectory, step, name, message, upstream, work_dir, k, result
             )
             result.injections.append(injection)
             if injection.kept and stop_at_first:
@@ -214,19 +263,20 @@ def _try(
     trajectory: Trajectory,
     step: int,
     operator: str,
-    content: str,
+    message: tuple[str, list[dict[str, Any]] | None],
     upstream: Upstream,
     work_dir: Path,
     k: int,
     result: InjectionResult,
 ) -> Injection:
     call = call_index(trajectory, step)
+    content, tool_calls = message
     outcomes: list[str] = []
     failing_dir: str | None = None
     failures = 0
     for attempt in range(k):
         out = work_dir / f"step{step}-{operator.replace('/', '_').replace(':', '_')}-{attempt}"
-        replayed = replay(recording_dir, call, content, upstream, out)
+        replayed = replay(recording_dir, call, content, upstream, out, tool_calls=tool_calls)
         result.replays += 1
         outcomes.append(replayed.outcome.status)
         if replayed.outcome.success is False and replayed.outcome.status in (
@@ -241,5 +291,5 @@ def _try(
     kept = failures > k / 2
     return Injection(
         step=step, call=call, agent=trajectory.steps[step].agent, operator=operator, content=content,
-        outcomes=outcomes, kept=kept, replay_dir=failing_dir if kept else None,
+        tool_calls=tool_calls, outcomes=outcomes, kept=kept, replay_dir=failing_dir if kept else None,
     )  # fmt: skip

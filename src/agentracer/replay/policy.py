@@ -61,11 +61,16 @@ def describe_divergence(index: int, body: dict[str, Any], recorded: ModelCall) -
     return f"call {index} ({recorded.agent}) differs"
 
 
-def substitute(response: dict[str, Any], content: str) -> dict[str, Any]:
-    """`response` with the assistant's message replaced by `content` (no tool calls)."""
+def substitute(
+    response: dict[str, Any], content: str, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`response` with the assistant's message replaced by `content` (and `tool_calls`, if any)."""
     choice = dict((response.get("choices") or [{}])[0])
-    choice["message"] = {"role": "assistant", "content": content}
-    choice["finish_reason"] = "stop"
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    choice["message"] = message
+    choice["finish_reason"] = "tool_calls" if tool_calls else "stop"
     choice.setdefault("index", 0)
     return {**response, "choices": [choice]}
 
@@ -82,13 +87,14 @@ class ReplayPolicy:
         content: str,
         upstream: Upstream,
         on_divergence: Literal["fail", "live"] = "fail",
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None:
         calls = source.calls()
         if not 0 <= at < len(calls):
             raise AgenTracerError(
                 f"--at {at} is outside the recording's model calls (0..{len(calls) - 1})"
             )
-        self.calls, self.at, self.content = calls, at, content
+        self.calls, self.at, self.content, self.tool_calls = calls, at, content, tool_calls
         self.upstream = upstream
         self.on_divergence = on_divergence
         self.divergence: str | None = None
@@ -103,5 +109,9 @@ class ReplayPolicy:
                 return self.upstream.complete(body), "live", True
             if index < self.at:
                 return recorded.response, "recorded", False
-            return substitute(recorded.response, self.content), "substituted", False
+            return (
+                substitute(recorded.response, self.content, self.tool_calls),
+                "substituted",
+                False,
+            )
         return self.upstream.complete(body), "live", False

@@ -105,6 +105,7 @@ class ReplayInfo(_Model):
     source: str
     at: int
     content: str
+    tool_calls: list[dict[str, Any]] | None = None
     on_divergence: Literal["fail", "live"] = "fail"
     divergence: str | None = None
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agentracer.errors import AgenTracerError
 from agentracer.replay import recording as rec
@@ -212,11 +212,13 @@ def replay(
     *,
     on_divergence: Literal["fail", "live"] = "fail",
     timeout: float | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> Recording:
     """Re-run a recorded program: calls before `at` from the recording, call `at` answered
-    with `content`, later calls live. The replayed run is itself a recording."""
+    with `content` (and `tool_calls`, if given), later calls live. The replayed run is itself a
+    recording."""
     source = rec.load(source_dir)
-    policy = ReplayPolicy(source, at, content, upstream, on_divergence)
+    policy = ReplayPolicy(source, at, content, upstream, on_divergence, tool_calls)
     program = Program(
         command=source.command,
         check=source.check,
@@ -224,5 +226,11 @@ def replay(
         timeout=timeout or max(60.0, 3 * source.seconds),
         agent_patterns=source.agent_patterns,
     )
-    info = ReplayInfo(source=str(source_dir), at=at, content=content, on_divergence=on_divergence)
+    info = ReplayInfo(
+        source=str(source_dir),
+        at=at,
+        content=content,
+        tool_calls=tool_calls,
+        on_divergence=on_divergence,
+    )
     return run_session(program, policy, out_dir, model_name=upstream.name, replay=info)
