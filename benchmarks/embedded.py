@@ -7,6 +7,7 @@ model is there to try the tool offline; this measures what it does, not what a r
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import tempfile
 import time
@@ -22,6 +23,13 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _first_agent_share(out: Path, bench: Benchmark) -> float:
+    """How often the verdict names the run's first-listed agent (a small model's habit)."""
+    firsts = {t.id: t.agents[0] if t.agents else None for _, t in bench.trajectories()}
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return sum(line["verdict"]["agent"] == firsts[line["id"]] for line in lines) / len(lines)
 
 
 def _run(
@@ -53,6 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         with_g = not args.no_ground_truth
         s, wall = _run(bench, args.subset, "all-at-once", llm, Path(scratch) / "llm", with_g)
+        first_share = _first_agent_share(Path(scratch) / "llm", bench)
         r, _ = _run(
             bench, args.subset, "random", TracerSettings(seed=0), Path(scratch) / "random", with_g
         )
@@ -72,6 +81,7 @@ def main() -> None:
     print(
         f"step within ±1: {_pct(s['step_accuracy_within']['1'])}, within ±3: {_pct(s['step_accuracy_within']['3'])}"
     )
+    print(f"verdicts naming the run's first-listed agent: {_pct(first_share)}")
     parse = s["parse"]
     print(
         f"parse rate: {parse['parsed']}/{n} parsed ({_pct(parse['parsed'] / n)}), {parse['partial']} partial, {parse['unparsed']} unparsed"
