@@ -166,3 +166,14 @@ def test_not_a_recording(tmp_path: Path) -> None:
     (tmp_path / "events.jsonl").write_text("{ torn\n")
     with pytest.raises(AgenTracerError, match="unreadable recording"):
         rec.load(tmp_path)
+
+
+def test_a_python_check_function(upstream: FakeUpstream, tmp_path: Path) -> None:
+    program = team()
+    program.check = "py:tests.replay.programs.checks:approved"
+    assert record(program, upstream, tmp_path / "a").outcome.status == "success"
+    program.check = "py:tests.replay.programs.checks:broken"
+    raised = record(program, upstream, tmp_path / "b").outcome
+    assert raised.status == "failure" and "RuntimeError" in raised.message
+    program.check = "py:tests.replay.programs.checks:absent"
+    assert record(program, upstream, tmp_path / "c").outcome.status == "check-missing"

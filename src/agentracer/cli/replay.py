@@ -56,7 +56,10 @@ def record_command(
     command: Annotated[list[str], typer.Argument(help="the program to run, after --")],
     out_dir: OutOpt,
     check: Annotated[
-        str | None, typer.Option(help="shell command judging the run (exit 0 = success)")
+        str | None,
+        typer.Option(
+            help="shell command judging the run (exit 0 = success), or py:module:function"
+        ),
     ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,

@@ -34,7 +34,7 @@ _REQUIREMENT = re.compile(
 )
 _ENTITY = re.compile(r"\b[A-Z][a-z]{2,}\b")
 _CODE_BLOCK = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
-MIN_SUBSTANTIVE = 20
+MIN_SUBSTANTIVE = 8  # skips empty turns and short acknowledgements such as "OK" or "Done."
 
 
 def change_number(text: str, rng: random.Random) -> str | None:

@@ -1,13 +1,15 @@
 """Run a multi-agent program behind the proxy and judge the run: `record` and `replay`.
 
 The program runs in its own process group with `OPENAI_BASE_URL` pointed at the proxy and a
-placeholder `OPENAI_API_KEY`; a time limit kills the whole group. Afterwards the check command
-runs (exit code 0 means success) with `AGENTRACER_MAS_STDOUT` naming the file that holds what
-the program printed.
+placeholder `OPENAI_API_KEY`; a time limit kills the whole group. Afterwards the check runs: a
+shell command (exit code 0 means success) with `AGENTRACER_MAS_STDOUT` naming the file that
+holds what the program printed, or `py:module:function`, a Python function called with the
+recording directory that returns whether the run succeeded.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -100,9 +102,40 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+PY_CHECK = "py:"
+
+
+def _run_python_check(spec: str, out_dir: Path) -> Outcome:
+    """`py:module:function`: `function(recording_dir: Path) -> bool` judges the run."""
+    module_name, _, function_name = spec.removeprefix(PY_CHECK).partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        return Outcome(
+            status="check-missing",
+            mas_exit_code=0,
+            message=f"the check {spec!r} cannot be loaded: {error}",
+        )
+    try:
+        success = bool(function(out_dir))
+    except Exception as error:  # the user's check failed to run: the run is not judged a success
+        (out_dir / rec.CHECK_FILE).write_text(
+            f"{type(error).__name__}: {error}\n", encoding="utf-8"
+        )
+        return Outcome(
+            status="failure",
+            success=False,
+            mas_exit_code=0,
+            message=f"the check raised {type(error).__name__}",
+        )
+    return Outcome(status="success" if success else "failure", success=success, mas_exit_code=0)
+
+
 def _run_check(program: Program, env: dict[str, str], out_dir: Path) -> Outcome:
     if not program.check:
         return Outcome(status="unchecked", mas_exit_code=0, message="no check was given")
+    if program.check.startswith(PY_CHECK):
+        return _run_python_check(program.check, out_dir)
     env = {**env, "AGENTRACER_MAS_STDOUT": str(out_dir / rec.STDOUT_FILE)}
     try:
         done = subprocess.run(
