@@ -8,6 +8,11 @@ leaving a marker that says how much was cut. Short steps are untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+Messages = list[dict[str, str]]
+PromptBuilder = Callable[[list[str]], Messages]
+
 MARKER = " […{} characters omitted…] "
 MIN_KEEP = 40
 
@@ -42,3 +47,20 @@ def fit_contents(contents: list[str], budget: int | None) -> tuple[list[str], in
     cap = max(low, MIN_KEEP)
     fitted = [cut_middle(c, cap) for c in contents]
     return fitted, sum(len(c) > cap for c in contents)
+
+
+def prompt_length(messages: Messages) -> int:
+    """Characters of message content in a prompt."""
+    return sum(len(message["content"]) for message in messages)
+
+
+def fit_prompt(
+    contents: list[str], build: PromptBuilder, prompt_chars: int | None
+) -> tuple[Messages, int]:
+    """The messages `build` makes from `contents`, the contents cut (see `fit_contents`) so the
+    whole prompt is at most `prompt_chars` characters; also how many contents were cut."""
+    if prompt_chars is None:
+        return build(contents), 0
+    overhead = prompt_length(build([""] * len(contents)))  # instructions, task, step prefixes
+    fitted, trimmed = fit_contents(contents, prompt_chars - overhead)
+    return build(fitted), trimmed

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentracer.errors import AgenTracerError, ContextLengthError
 from agentracer.llm import ChatModel, ChatRequest, ChatResponse, get_model, usage_of
 from agentracer.llm.client import default_model_name
-from agentracer.llm.context import fit_contents
+from agentracer.llm.context import fit_prompt, prompt_length
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.parsing import Parsed
 from agentracer.trajectory import ParseStatus, Trajectory, Usage, Verdict
@@ -75,12 +75,8 @@ class LLMTracer(Tracer):
         proportion to how far over the window it was, and the question is asked again.
         """
         contents = [step.content for step in trajectory.steps]
-        # What the prompt costs besides the step contents (instructions, task, step prefixes).
-        overhead = _chars(build([""] * len(contents)))
         for _ in range(MAX_SHORTENINGS + 1):
-            budget = None if transcript.prompt_chars is None else transcript.prompt_chars - overhead
-            fitted, trimmed = fit_contents(contents, budget)
-            messages = build(fitted)
+            messages, trimmed = fit_prompt(contents, build, transcript.prompt_chars)
             request = ChatRequest(
                 messages=messages,
                 temperature=self.options.temperature,
@@ -91,7 +87,7 @@ class LLMTracer(Tracer):
             try:
                 response = await self.model.chat(request)
             except ContextLengthError as error:
-                transcript.prompt_chars = self._shrink(_chars(messages), error)
+                transcript.prompt_chars = self._shrink(prompt_length(messages), error)
                 continue
             if trimmed:
                 note = f"log shortened to fit the context window: {trimmed} step contents cut in the middle"
@@ -130,10 +126,6 @@ class LLMTracer(Tracer):
 
     async def aclose(self) -> None:
         await self.model.aclose()
-
-
-def _chars(messages: list[dict[str, str]]) -> int:
-    return sum(len(message["content"]) for message in messages)
 
 
 def llm_factory(cls: type[LLMTracer]) -> Callable[[TracerSettings], Tracer]:
