@@ -1,0 +1,114 @@
+"""The GRPO recipe, run for real on a tiny random model (seconds on a CPU)."""
+
+import doctest
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from agentracer.training import schedule
+from agentracer.training.config import ConfigError, TrainConfig, load_config
+from agentracer.training.schedule import clip_range
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _require_trl() -> None:
+    try:
+        import trl  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install the [train] extra")
+        pytest.skip("the [train] extra is not installed")
+
+
+def test_clip_range_decays_linearly_to_the_floor() -> None:
+    assert clip_range(0, 100, 0.2) == 0.2
+    assert clip_range(50, 100, 0.2) == pytest.approx(0.1)
+    assert clip_range(90, 100, 0.2) == pytest.approx(0.04)  # the floor, 0.2 * 0.2
+    assert clip_range(100, 100, 0.28, floor=0.5) == pytest.approx(0.14)
+    assert doctest.testmod(schedule).failed == 0
+
+
+def test_configs_are_validated_before_training(tmp_path: Path) -> None:
+    assert load_config(REPO / "configs" / "tiny-cpu.yaml").model == "tiny"
+    gpu = load_config(REPO / "configs" / "qwen3-8b-gpu.yaml")
+    assert (gpu.batch_size, gpu.num_generations, gpu.learning_rate) == (32, 8, 1e-6)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: tiny\ndataset: tracertraj\noutput_dir: x\nlearning_rat: 1\n")
+    with pytest.raises(ConfigError, match="learning_rat: unknown key"):
+        load_config(bad)
+    bad.write_text("model: tiny\ndataset: tracertraj\noutput_dir: x\nbatch_size: many\n")
+    with pytest.raises(ConfigError, match="batch_size: Input should be a valid integer"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_grpo_runs_on_the_tiny_model(data_dir: Path, tmp_path: Path) -> None:
+    _require_trl()
+    from agentracer.training.grpo import train
+
+    config = TrainConfig(
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(tmp_path / "run"),
+        max_prompt_chars=1500, learning_rate=1e-3, batch_size=4, num_generations=4,
+        max_completion_length=16, max_steps=2, save_steps=1000,
+    )  # fmt: skip
+    final = train(config)
+    assert (final / "config.json").is_file() and (final / "tokenizer.json").is_file()
+    steps = [
+        entry
+        for entry in json.loads((tmp_path / "run" / "log_history.json").read_text())
+        if "reward" in entry
+    ]
+    assert [entry["step"] for entry in steps] == [1, 2]
+    assert {"rewards/multi_granular_reward/mean", "rewards/format_reward/mean"} <= set(steps[0])
+    # The clip range decays within the run: 0.2 for the first step, 0.1 for the second of two.
+    assert [entry["clip_epsilon"] for entry in steps] == pytest.approx([0.2, 0.1])
+    assert (tmp_path / "run" / "validation_ids.txt").read_text().split()  # a held-out split
+
+
+def test_bad_inputs_fail_before_training(tmp_path: Path, data_dir: Path) -> None:
+    _require_trl()
+    from agentracer.training.data import TrainingDataError
+    from agentracer.training.grpo import train
+
+    with pytest.raises(ConfigError, match="not a transformers model directory"):
+        train(
+            TrainConfig(
+                model=str(tmp_path),
+                dataset="tracertraj",
+                data_dir=str(data_dir),
+                output_dir=str(tmp_path / "o"),
+            )
+        )
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    unlabelled.write_text(
+        json.dumps({"question": "q", "history": [{"content": "x", "role": "A"}]}) + "\n"
+    )
+    with pytest.raises(TrainingDataError, match="have no gold label"):
+        train(TrainConfig(model="tiny", dataset=str(unlabelled), output_dir=str(tmp_path / "o")))
+
+
+def test_the_train_command(data_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentracer.cli import app
+
+    _require_trl()
+    config = tmp_path / "tiny.yaml"
+    text = (REPO / "configs" / "tiny-cpu.yaml").read_text()
+    text = text.replace("data_dir: ../shared/data", f"data_dir: {data_dir}").replace(
+        "output_dir: runs/train-tiny", f"output_dir: {tmp_path / 'out'}"
+    )
+    config.write_text(text.replace("max_steps: 4", "max_steps: 2"))
+    result = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "final checkpoint:" in result.stdout
+        and (tmp_path / "out" / "final" / "config.json").is_file()
+    )
+    config.write_text(text + "\nwarmup: 3\n")
+    bad = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert bad.exit_code == 2 and "warmup: unknown key" in bad.stderr
