@@ -112,3 +112,36 @@ def test_the_train_command(data_dir: Path, tmp_path: Path) -> None:
     config.write_text(text + "\nwarmup: 3\n")
     bad = CliRunner().invoke(app, ["train", "--config", str(config)])
     assert bad.exit_code == 2 and "warmup: unknown key" in bad.stderr
+
+
+def test_a_trained_checkpoint_is_a_model_for_the_tracers(data_dir: Path, tmp_path: Path) -> None:
+    """The `hf/` backend loads what `train` saved, and a tracer produces a verdict with it."""
+    import asyncio
+
+    from agentracer.formats import load_one
+    from agentracer.llm import ConnectionSettings, get_model
+    from agentracer.tracers.agentracer import AgenTracerTracer
+    from agentracer.tracers.llm_tracer import LLMTracerOptions
+    from agentracer.training.grpo import train
+    from tests.conftest import EXAMPLE
+
+    _require_trl()
+    config = TrainConfig(
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(tmp_path / "run"),
+        max_prompt_chars=1500, learning_rate=1e-3, batch_size=4, num_generations=4,
+        max_completion_length=16, max_steps=2, save_steps=1000,
+    )  # fmt: skip
+    final = train(config)
+    model = get_model(f"hf/{final}", ConnectionSettings(use_cache=False))
+    assert model.name == f"hf/{final}"
+    verdict = asyncio.run(
+        AgenTracerTracer(model, LLMTracerOptions(max_tokens=24)).attribute(load_one(EXAMPLE))
+    )
+    assert verdict.usage.calls == 1 and verdict.usage.completion_tokens > 0
+    assert verdict.raw_output is not None
+    # A 2-step random model rarely writes a readable answer; whatever it wrote, nothing outside
+    # the run is ever reported as the verdict.
+    if verdict.agent is not None:
+        assert verdict.agent in load_one(EXAMPLE).agents
+    with pytest.raises(Exception, match="not a transformers model directory"):
+        get_model(f"hf/{tmp_path}")

@@ -3,7 +3,8 @@
 Models are named `provider/model`:
 
 - `openai/<model>`: any OpenAI-compatible endpoint (`OPENAI_BASE_URL`, `OPENAI_API_KEY`);
-- `local/<name>` or `local/<path.gguf>`: an embedded llama.cpp model, in-process.
+- `local/<name>` or `local/<path.gguf>`: an embedded llama.cpp model, in-process;
+- `hf/<path>`: a local transformers model directory (e.g. a trained checkpoint), in-process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from agentracer.llm.cache import ResponseCache
 from agentracer.llm.types import ChatRequest, ChatResponse, ConnectionSettings
 from agentracer.trajectory import Usage
 
-PROVIDERS = ("openai", "local")
+PROVIDERS = ("openai", "local", "hf")
 
 
 class ChatModel:
@@ -113,13 +114,17 @@ def get_model(name: str, connection: ConnectionSettings | None = None) -> ChatMo
     if not spec or provider not in PROVIDERS:
         raise ModelNotFoundError(
             f"model {name!r} is not named provider/model; providers: {', '.join(PROVIDERS)} "
-            "(e.g. openai/gpt-4o-mini, local/smollm2-135m, local/path/to/model.gguf)"
+            "(e.g. openai/gpt-4o-mini, local/smollm2-135m, local/path/to/model.gguf, hf/path/to/checkpoint)"
         )
     backend: Backend
     if provider == "openai":
         from agentracer.llm.openai_compat import OpenAIBackend
 
         backend = OpenAIBackend(spec, connection)
+    elif provider == "hf":
+        from agentracer.llm.hf import HFBackend
+
+        backend = HFBackend(Path(spec).expanduser())
     else:
         backend = _local_backend(spec, connection)
     constrain = connection.constrain if connection.constrain is not None else provider == "local"
