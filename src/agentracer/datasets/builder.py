@@ -137,7 +137,7 @@ async def _label_success(
         source="agentracer-annotate",
         details={
             "operator": injection.operator, "k": options.k, "replays": result.replays,
-            "agreement": injection.outcomes.count("failure") / len(injection.outcomes),
+            "agreement": injection.agreement,
             "model": source.model,
         },
     )  # fmt: skip

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from agentracer.llm import ChatModel, ChatRequest, usage_of
 from agentracer.replay import recording as rec
 from agentracer.replay.convert import call_index, to_trajectory
-from agentracer.replay.session import replay
+from agentracer.replay.majority import majority_replay
 from agentracer.replay.upstream import Upstream
 from agentracer.tracers.prompts import render_log, task_block
 from agentracer.trajectory import Trajectory, Usage
@@ -167,26 +167,23 @@ async def find_decisive_step(
     for step in candidates:
         fix = await analyzer.propose_fix(trajectory, step, feedback)
         call = call_index(trajectory, step)
-        outcomes: list[str] = []
-        successes = 0
-        for attempt in range(k):
-            out = work_dir / f"step{step}-replay{attempt}"
-            replayed = replay(recording_dir, call, fix, upstream, out)
-            result.replays += 1
-            result.replay_live_calls += sum(c.origin == "live" for c in replayed.calls())
-            outcomes.append(replayed.outcome.status)
-            successes += replayed.outcome.success is True
-            failures = len(outcomes) - successes
-            if successes > k / 2 or failures >= k / 2:  # the majority is decided
-                break
-        flipped = successes > k / 2
+        vote = majority_replay(
+            recording_dir, call, fix, upstream, k=k,
+            out_prefix=work_dir / f"step{step}-replay",
+            wanted=lambda replayed: replayed.outcome.success is True,
+        )  # fmt: skip
+        result.replays += len(vote.replays)
+        result.replay_live_calls += sum(
+            c.origin == "live" for _, replayed in vote.replays for c in replayed.calls()
+        )
+        flipped = vote.won
         result.attempts.append(
-            Attempt(step=step, call=call, fix=fix, outcomes=outcomes, flipped=flipped)
+            Attempt(step=step, call=call, fix=fix, outcomes=vote.outcomes, flipped=flipped)
         )
         if flipped:
             result.step, result.call, result.fix = step, call, fix
             result.agent = trajectory.steps[step].agent
-            result.agreement = successes / len(outcomes)
+            result.agreement = vote.agreement
             break
     if isinstance(analyzer, ModelAnalyzer):
         result.analyzer_usage = analyzer.usage

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from agentracer.llm import ChatModel, ChatRequest, usage_of
 from agentracer.replay import recording as rec
 from agentracer.replay.convert import call_index, to_trajectory
-from agentracer.replay.session import replay
+from agentracer.replay.majority import majority_replay
 from agentracer.replay.upstream import Upstream
 from agentracer.trajectory import Trajectory, Usage
 
@@ -34,6 +34,8 @@ _REQUIREMENT = re.compile(
 )
 _ENTITY = re.compile(r"\b[A-Z][a-z]{2,}\b")
 _CODE_BLOCK = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
+# A perturbed run counts as failing when its check failed or the program crashed or hung.
+FAILING = ("failure", "crashed", "timeout")
 MIN_SUBSTANTIVE = 8  # skips empty turns and short acknowledgements such as "OK" or "Done."
 
 
@@ -179,6 +181,7 @@ class Injection(BaseModel):
     content: str
     tool_calls: list[dict[str, Any]] | None = None
     outcomes: list[str]
+    agreement: float = Field(description="share of the replays that failed")
     kept: bool
     replay_dir: str | None = Field(default=None, description="a replay whose run failed")
 
@@ -271,25 +274,16 @@ def _try(
 ) -> Injection:
     call = call_index(trajectory, step)
     content, tool_calls = message
-    outcomes: list[str] = []
-    failing_dir: str | None = None
-    failures = 0
-    for attempt in range(k):
-        out = work_dir / f"step{step}-{operator.replace('/', '_').replace(':', '_')}-{attempt}"
-        replayed = replay(recording_dir, call, content, upstream, out, tool_calls=tool_calls)
-        result.replays += 1
-        outcomes.append(replayed.outcome.status)
-        if replayed.outcome.success is False and replayed.outcome.status in (
-            "failure",
-            "crashed",
-            "timeout",
-        ):
-            failures += 1
-            failing_dir = failing_dir or str(out)
-        if failures > k / 2 or len(outcomes) - failures >= k / 2:
-            break
-    kept = failures > k / 2
+    slug = operator.replace("/", "_").replace(":", "_")
+    vote = majority_replay(
+        recording_dir, call, content, upstream, k=k, tool_calls=tool_calls,
+        out_prefix=work_dir / f"step{step}-{slug}",
+        wanted=lambda replayed: replayed.outcome.status in FAILING,
+    )  # fmt: skip
+    result.replays += len(vote.replays)
+    failing_dir = next((str(out) for out, r in vote.replays if r.outcome.status in FAILING), None)
     return Injection(
         step=step, call=call, agent=trajectory.steps[step].agent, operator=operator, content=content,
-        tool_calls=tool_calls, outcomes=outcomes, kept=kept, replay_dir=failing_dir if kept else None,
+        tool_calls=tool_calls, outcomes=vote.outcomes, agreement=vote.agreement, kept=vote.won,
+        replay_dir=failing_dir if vote.won else None,
     )  # fmt: skip
