@@ -46,27 +46,32 @@ def test_configs_are_validated_before_training(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yaml")
 
 
-def test_grpo_runs_on_the_tiny_model(data_dir: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One real 2-step GRPO run on the tiny model: (output dir, final checkpoint)."""
     _require_trl()
     from agentracer.training.grpo import train
 
+    run = tmp_path_factory.mktemp("grpo") / "run"
     config = TrainConfig(
-        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(tmp_path / "run"),
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(run),
         max_prompt_chars=1500, learning_rate=1e-3, batch_size=4, num_generations=4,
         max_completion_length=16, max_steps=2, save_steps=1000,
     )  # fmt: skip
-    final = train(config)
+    return run, train(config)
+
+
+def test_grpo_runs_on_the_tiny_model(tiny_run: tuple[Path, Path]) -> None:
+    run, final = tiny_run
     assert (final / "config.json").is_file() and (final / "tokenizer.json").is_file()
     steps = [
-        entry
-        for entry in json.loads((tmp_path / "run" / "log_history.json").read_text())
-        if "reward" in entry
+        entry for entry in json.loads((run / "log_history.json").read_text()) if "reward" in entry
     ]
     assert [entry["step"] for entry in steps] == [1, 2]
     assert {"rewards/multi_granular_reward/mean", "rewards/format_reward/mean"} <= set(steps[0])
     # The clip range decays within the run: 0.2 for the first step, 0.1 for the second of two.
     assert [entry["clip_epsilon"] for entry in steps] == pytest.approx([0.2, 0.1])
-    assert (tmp_path / "run" / "validation_ids.txt").read_text().split()  # a held-out split
+    assert (run / "validation_ids.txt").read_text().split()  # a held-out split
 
 
 def test_bad_inputs_fail_before_training(tmp_path: Path, data_dir: Path) -> None:
@@ -114,7 +119,9 @@ def test_the_train_command(data_dir: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "warmup: unknown key" in bad.stderr
 
 
-def test_a_trained_checkpoint_is_a_model_for_the_tracers(data_dir: Path, tmp_path: Path) -> None:
+def test_a_trained_checkpoint_is_a_model_for_the_tracers(
+    tiny_run: tuple[Path, Path], tmp_path: Path
+) -> None:
     """The `hf/` backend loads what `train` saved, and a tracer produces a verdict with it."""
     import asyncio
 
@@ -122,16 +129,9 @@ def test_a_trained_checkpoint_is_a_model_for_the_tracers(data_dir: Path, tmp_pat
     from agentracer.llm import ConnectionSettings, get_model
     from agentracer.tracers.agentracer import AgenTracerTracer
     from agentracer.tracers.llm_tracer import LLMTracerOptions
-    from agentracer.training.grpo import train
     from tests.conftest import EXAMPLE
 
-    _require_trl()
-    config = TrainConfig(
-        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(tmp_path / "run"),
-        max_prompt_chars=1500, learning_rate=1e-3, batch_size=4, num_generations=4,
-        max_completion_length=16, max_steps=2, save_steps=1000,
-    )  # fmt: skip
-    final = train(config)
+    _, final = tiny_run
     model = get_model(f"hf/{final}", ConnectionSettings(use_cache=False))
     assert model.name == f"hf/{final}"
     verdict = asyncio.run(
