@@ -8,10 +8,7 @@ from typing import Any, Literal, Protocol
 
 from agentracer.errors import AgenTracerError
 from agentracer.replay.recording import ModelCall, Origin, Recording
-from agentracer.replay.upstream import Upstream
-
-# Fields that change how an answer is delivered, not what is asked.
-_DELIVERY_FIELDS = ("stream", "stream_options")
+from agentracer.replay.upstream import DELIVERY_FIELDS, Upstream, without_delivery
 
 
 class DivergenceError(AgenTracerError):
@@ -37,7 +34,7 @@ class LivePolicy:
 def canonical(body: dict[str, Any]) -> str:
     """The request as compared on replay: everything but the delivery fields."""
     return json.dumps(
-        {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS},
+        without_delivery(body),
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -47,7 +44,7 @@ def describe_divergence(index: int, body: dict[str, Any], recorded: ModelCall) -
     """One line saying where call `index` first differs from the recording."""
     old, new = recorded.request, body
     for key in sorted(set(old) | set(new)):
-        if key in _DELIVERY_FIELDS or old.get(key) == new.get(key):
+        if key in DELIVERY_FIELDS or old.get(key) == new.get(key):
             continue
         if key == "messages" and isinstance(old.get(key), list) and isinstance(new.get(key), list):
             before, after = old[key], new[key]

@@ -13,6 +13,14 @@ from agentracer.llm.embedded import EmbeddedBackend
 from agentracer.llm.openai_compat import PLACEHOLDER_KEY
 from agentracer.llm.types import ConnectionSettings
 
+# Fields that change how an answer is delivered, not what is asked: the proxy streams itself.
+DELIVERY_FIELDS = ("stream", "stream_options")
+
+
+def without_delivery(body: dict[str, Any]) -> dict[str, Any]:
+    """The request minus the delivery fields."""
+    return {k: v for k, v in body.items() if k not in DELIVERY_FIELDS}
+
 
 class Upstream(Protocol):
     name: str
@@ -38,7 +46,7 @@ class OpenAIUpstream:
         )
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        request = without_delivery(body)
         request["model"] = self.model
         try:
             return self.client.chat.completions.create(**request).model_dump(exclude_none=True)
@@ -54,7 +62,7 @@ class EmbeddedUpstream:
         self.name = backend.name
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        request = without_delivery(body)
         result = self.backend.server().handle_chat_completions(request)
         if not isinstance(result, dict) or "error" in result:
             error = result.get("error") if isinstance(result, dict) else result
