@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agentracer.formats import Benchmark
 from agentracer.training import schedule
 from agentracer.training.config import ConfigError, TrainConfig, load_config
 from agentracer.training.schedule import clip_range
@@ -55,8 +56,8 @@ def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     run = tmp_path_factory.mktemp("grpo") / "run"
     config = TrainConfig(
         model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(run),
-        max_prompt_chars=1500, learning_rate=1e-3, batch_size=4, num_generations=4,
-        max_completion_length=16, max_steps=2, save_steps=1000,
+        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=4,
+        max_completion_length=16, max_steps=2, save_steps=1000, format_warmup_steps=1,
     )  # fmt: skip
     return run, train(config)
 
@@ -76,10 +77,11 @@ def test_grpo_runs_on_the_tiny_model(tiny_run: tuple[Path, Path]) -> None:
 
 def test_bad_inputs_fail_before_training(tmp_path: Path, data_dir: Path) -> None:
     _require_trl()
+    from agentracer.training.base_model import BaseModelError
     from agentracer.training.data import TrainingDataError
     from agentracer.training.grpo import train
 
-    with pytest.raises(ConfigError, match="not a transformers model directory"):
+    with pytest.raises(BaseModelError, match="not a transformers model directory"):
         train(
             TrainConfig(
                 model=str(tmp_path),
@@ -145,3 +147,107 @@ def test_a_trained_checkpoint_is_a_model_for_the_tracers(
         assert verdict.agent in load_one(EXAMPLE).agents
     with pytest.raises(Exception, match="not a transformers model directory"):
         get_model(f"hf/{tmp_path}")
+
+
+def test_the_batch_is_prompts_times_rollouts_over_devices() -> None:
+    from agentracer.training.grpo import batch_layout
+
+    paper = TrainConfig(model="m", dataset="d", output_dir="o")  # 32 prompts x 8 rollouts
+    assert batch_layout(paper, world_size=1) == (256, 1)
+    assert batch_layout(paper, world_size=8) == (32, 1)
+    small = paper.model_copy(update={"per_device_batch_size": 4})
+    assert batch_layout(small, world_size=8) == (4, 8)  # 4 x 8 devices x 8 accumulation = 256
+    with pytest.raises(ConfigError, match="do not split evenly into 8 device"):
+        batch_layout(paper.model_copy(update={"per_device_batch_size": 3}), world_size=8)
+
+
+def test_vllm_needs_a_gpu(tmp_path: Path, data_dir: Path) -> None:
+    _require_trl()
+    import torch
+
+    from agentracer.training.grpo import train
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    config = TrainConfig(
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir),
+        output_dir=str(tmp_path / "o"), use_vllm=True,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="use_vllm: vLLM generation needs a GPU"):
+        train(config)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def lora_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-step GRPO run with a LoRA adapter on the tiny model, format-warmed first."""
+    _require_trl()
+    from agentracer.training.config import LoraSettings
+    from agentracer.training.grpo import train
+
+    run = tmp_path_factory.mktemp("lora") / "run"
+    config = TrainConfig(
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(run),
+        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=4,
+        max_completion_length=16, max_steps=2, save_steps=1000, format_warmup_steps=1,
+        lora=LoraSettings(r=4, alpha=8),
+    )  # fmt: skip
+    return train(config)
+
+
+def test_a_lora_adapter_is_saved_with_a_base_that_exists(lora_run: Path) -> None:
+    adapter = json.loads((lora_run / "adapter_config.json").read_text())
+    assert not (lora_run / "config.json").exists()
+    # The warmed-up tiny model exists nowhere else, so the run saved it and the adapter names it.
+    base = Path(adapter["base_model_name_or_path"])
+    assert base == lora_run.parent / "base" and (base / "config.json").is_file()
+
+
+def test_agentracer_eval_scores_a_trained_adapter(
+    lora_run: Path, tracertraj: Benchmark, tmp_path: Path
+) -> None:
+    """`agentracer eval` runs the `agentracer` tracer on the checkpoint through the hf/ backend
+    and writes a scored run directory."""
+    from typer.testing import CliRunner
+
+    from agentracer.cli import app
+
+    held_out = (lora_run.parent / "validation_ids.txt").read_text().split()[:3]
+    trajectories = {t.id: t for _, t in tracertraj.trajectories()}
+    dataset = tmp_path / "held_out.jsonl"
+    dataset.write_text("".join(trajectories[i].model_dump_json() + "\n" for i in held_out))
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--bench", str(dataset), "--tracer", "agentracer", "--model", f"hf/{lora_run}",
+         "-o", "max_tokens=24", "--out", str(out), "--no-cache", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    subset = json.loads((out / "summary.json").read_text())["subsets"]["dataset"]
+    assert subset["n"] == 3 and subset["cost"]["calls"] >= 3
+    assert sum(subset["parse"].values()) - subset["parse"]["direct"] == 3
+    # The tiny model's window is 4,096 tokens and these logs are longer: the backend says so
+    # and the tracer shortens them, as it does for a server's refusal.
+    verdicts = [
+        json.loads(line)["verdict"] for line in (out / "results.jsonl").read_text().splitlines()
+    ]
+    assert any("log shortened to fit" in note for v in verdicts for note in v["notes"])
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    _require_trl()
+    from agentracer.training.grpo import train
+
+    config = TrainConfig(
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(tmp_path),
+        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=2,
+        max_completion_length=8, max_steps=2, save_steps=1,
+    )  # fmt: skip
+    train(config)
+    assert (tmp_path / "checkpoint-2").is_dir()
+    train(config.model_copy(update={"max_steps": 3}), resume=True)
+    history = json.loads((tmp_path / "log_history.json").read_text())
+    # Steps 1 and 2 come back from the checkpoint's state; only step 3 was trained again.
+    assert [e["step"] for e in history if "reward" in e] == [1, 2, 3]

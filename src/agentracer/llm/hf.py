@@ -1,4 +1,5 @@
-"""A local transformers model (e.g. a checkpoint from `agentracer train`), in-process.
+"""A local transformers model (e.g. a checkpoint from `agentracer train`), in-process: a full
+model directory, or a LoRA adapter directory (its base is loaded and the adapter merged in).
 
 Needs the `[train]` extra (torch, transformers). Decoding is greedy at temperature 0 and
 sampled otherwise; grammars are not supported (answers are parsed, never guessed).
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError, ModelNotFoundError
+from agentracer.errors import AgenTracerError, ContextLengthError, ModelNotFoundError
 from agentracer.llm.types import ChatRequest, ChatResponse
 
 PROVIDER = "hf"
@@ -22,9 +23,11 @@ class HFBackend:
     supports_grammar = False
 
     def __init__(self, path: Path) -> None:
-        if not (path / "config.json").is_file():
+        self.adapter = (path / "adapter_config.json").is_file()
+        if not (path / "config.json").is_file() and not self.adapter:
             raise ModelNotFoundError(
-                f"{path} is not a transformers model directory (no config.json)"
+                f"{path} is not a transformers model directory "
+                "(no config.json, nor adapter_config.json)"
             )
         self.path = path
         self.name = f"{PROVIDER}/{path}"
@@ -42,7 +45,11 @@ class HFBackend:
                     raise AgenTracerError(
                         "hf/ models need the [train] extra: pip install torch==2.13.0 && pip install -e '.[train]'"
                     ) from None
-                model = AutoModelForCausalLM.from_pretrained(self.path)
+                model = (
+                    _merged_adapter(self.path)
+                    if self.adapter
+                    else AutoModelForCausalLM.from_pretrained(self.path)
+                )
                 model.eval()
                 tokenizer = AutoTokenizer.from_pretrained(self.path)
                 self.context_window = getattr(model.config, "max_position_embeddings", None)
@@ -57,6 +64,15 @@ class HFBackend:
             request.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
         prompt_tokens = int(inputs["input_ids"].shape[-1])
+        window = self.context_window
+        if window is not None and prompt_tokens + request.max_tokens > window:
+            # The tracers shorten the log in proportion and ask again, as with a server's refusal.
+            raise ContextLengthError(
+                f"{self.name}: {prompt_tokens} prompt tokens + {request.max_tokens} to generate "
+                f"exceed the {window}-token context",
+                prompt_tokens=prompt_tokens + request.max_tokens,
+                context_window=window,
+            )
         sampling: dict[str, Any] = {"do_sample": request.temperature > 0}
         if request.temperature > 0:
             sampling["temperature"] = request.temperature
@@ -90,3 +106,21 @@ class HFBackend:
     async def aclose(self) -> None:
         with self._lock:
             self._loaded = None
+
+
+def _merged_adapter(path: Path) -> Any:
+    """The base model named in a LoRA adapter's config with the adapter merged in (merged, it
+    decodes as fast as the base)."""
+    try:
+        from peft import AutoPeftModelForCausalLM
+    except ImportError:
+        raise AgenTracerError(
+            "LoRA adapters need the [train] extra: pip install torch==2.13.0 && pip install -e '.[train]'"
+        ) from None
+    try:
+        return AutoPeftModelForCausalLM.from_pretrained(path).merge_and_unload()
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(
+            f"cannot load the LoRA adapter in {path} (is its base model still there?): "
+            f"{str(error).splitlines()[0]}"
+        ) from None

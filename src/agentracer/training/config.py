@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,36 +25,56 @@ class LoraSettings(BaseModel):
 
 
 class TrainConfig(BaseModel):
-    """A GRPO run. Defaults are the paper's where it gives them (batch 32, 8 rollouts per
-    prompt, learning rate 1e-6, no KL term)."""
+    """A GRPO run. Defaults are the paper's where it gives them (batch 32 prompts, 8 rollouts
+    per prompt, learning rate 1e-6, no KL term)."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(
-        description="'tiny' (random, for tests) or a local transformers model directory"
+        description="'tiny' (random, for tests), local/<embedded model> or a .gguf file "
+        "(converted to transformers once), or a transformers model directory"
     )
     dataset: str = Field(description="who-and-when, tracertraj, or a path to a labelled dataset")
     subsets: list[str] | None = None
     data_dir: str | None = None
     output_dir: str
     with_ground_truth: bool = True
-    max_prompt_chars: int = 24_000
+    max_prompt_chars: int = Field(default=24_000, gt=0)
     validation_fraction: float = 0.1
     seed: int = 0
-    learning_rate: float = 1e-6
-    batch_size: int = 32
-    num_generations: int = 8
-    max_completion_length: int = 1024
-    max_steps: int = 200
-    temperature: float = 1.0
-    epsilon0: float = 0.2
-    epsilon_floor: float = Field(
-        default=0.2, description="the clip range never drops below floor * epsilon0"
+    learning_rate: float = Field(default=1e-6, gt=0)
+    batch_size: int = Field(default=32, gt=0, description="prompts per optimiser step")
+    num_generations: int = Field(default=8, ge=2, description="rollouts per prompt (G)")
+    per_device_batch_size: int | None = Field(
+        default=None,
+        gt=0,
+        description="completions per device per forward pass; the rest is gradient "
+        "accumulation (default: the whole step at once)",
     )
-    reward_lambda: float = 0.5
-    reward_sigma: float = 1.0
-    save_steps: int = 50
-    logging_steps: int = 1
+    max_completion_length: int = Field(default=1024, gt=0)
+    max_steps: int = Field(default=200, gt=0)
+    temperature: float = Field(default=1.0, gt=0)
+    loss_type: str = Field(
+        default="dapo", description="TRL's loss_type; 'dapo' is a token-level mean, like verl's"
+    )
+    epsilon0: float = Field(default=0.2, gt=0)
+    epsilon_floor: float = Field(
+        default=0.2, ge=0, le=1, description="the clip range never drops below floor * epsilon0"
+    )
+    reward_lambda: float = Field(default=0.5, ge=0, le=1)
+    reward_sigma: float = Field(default=1.0, gt=0)
+    format_warmup_steps: int = Field(
+        default=0, ge=0, description="SFT steps on the answer format (random answers) first"
+    )
+    format_warmup_learning_rate: float | None = Field(
+        default=None, gt=0, description="default: learning_rate"
+    )
+    save_steps: int = Field(default=50, gt=0)
+    logging_steps: int = Field(default=1, gt=0)
+    bf16: bool | None = Field(default=None, description="default: on when a GPU is there")
+    gradient_checkpointing: bool = False
+    use_vllm: bool = Field(default=False, description="generate rollouts with vLLM (GPU only)")
+    vllm_mode: Literal["colocate", "server"] = "colocate"
     lora: LoraSettings | None = None
 
 

@@ -33,7 +33,8 @@ def build_examples(
     max_prompt_chars: int | None = DEFAULT_PROMPT_CHARS,
 ) -> list[dict[str, Any]]:
     """One example per labelled trajectory: `prompt` (chat messages), `gold_agent`,
-    `gold_step`, `question`, `trajectory_id`, `truncated` (step contents cut).
+    `gold_step`, `question`, `trajectory_id`, `truncated` (step contents cut), `agent_steps`
+    ([step, agent] for every step an agent took: the answers a tracer may give).
 
     Raises `TrainingDataError` before anything is built when a trajectory has no label."""
     trajectories = list(trajectories)
@@ -60,6 +61,7 @@ def build_examples(
                 "question": trajectory.question,
                 "trajectory_id": trajectory.id,
                 "truncated": truncated,
+                "agent_steps": [[s.index, s.agent] for s in trajectory.agent_steps()],
             }
         )
     return examples

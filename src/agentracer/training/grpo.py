@@ -8,21 +8,18 @@ Needs the `[train]` extra (torch, transformers, trl, peft): on a CPU machine ins
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from agentracer.errors import AgenTracerError
 from agentracer.formats import load_benchmark
+from agentracer.training.base_model import load_base_model
 from agentracer.training.config import ConfigError, TrainConfig
 from agentracer.training.data import build_examples, split_by_question
 from agentracer.training.reward import format_reward, make_reward
 from agentracer.training.schedule import clip_range
-
-SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>", "<think>", "</think>", "<answer>", "</answer>"]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>\n{% endfor %}"
-    "{% if add_generation_prompt %}<s>assistant\n{% endif %}"
-)
+from agentracer.training.warmup import format_target, format_warmup
 
 
 def _require_stack() -> None:
@@ -35,51 +32,27 @@ def _require_stack() -> None:
         ) from None
 
 
-def tiny_model(texts: list[str], *, vocab_size: int = 512, seed: int = 0) -> tuple[Any, Any]:
-    """A randomly initialised 2-layer Llama and a byte-level BPE tokenizer trained on `texts`:
-    real transformers objects, small enough for a GRPO step in well under a second on a CPU."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    torch.manual_seed(seed)
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS)
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
-    return LlamaForCausalLM(config), tokenizer
+def tokenizer_texts(examples: list[dict[str, Any]]) -> list[str]:
+    """What the tiny model's tokenizer is trained on: the prompts and answers in the format."""
+    texts = [m["content"] for e in examples for m in e["prompt"]]
+    return texts + [
+        format_target(agent, step) for e in examples for step, agent in e["agent_steps"]
+    ]
 
 
-def _load_model(config: TrainConfig, examples: list[dict[str, Any]]) -> tuple[Any, Any]:
-    if config.model == "tiny":
-        texts = [m["content"] for e in examples for m in e["prompt"]]
-        texts += [
-            f"<think>.</think><answer>{e['gold_agent']} | {e['gold_step']}</answer>"
-            for e in examples
-        ]
-        return tiny_model(texts, seed=config.seed)
-    path = Path(config.model).expanduser()
-    if not (path / "config.json").is_file():
-        raise ConfigError(f"model: {path} is not a transformers model directory (no config.json)")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+def batch_layout(config: TrainConfig, world_size: int) -> tuple[int, int]:
+    """(completions per device per forward pass, gradient accumulation steps) so that one
+    optimiser step sees `batch_size` prompts with `num_generations` rollouts each, over all
+    devices."""
+    completions = config.batch_size * config.num_generations
+    per_device = config.per_device_batch_size or max(1, completions // world_size)
+    if completions % (per_device * world_size):
+        raise ConfigError(
+            f"per_device_batch_size: {completions} completions per step ({config.batch_size} "
+            f"prompts x {config.num_generations} rollouts) do not split evenly into "
+            f"{world_size} device(s) x {per_device}"
+        )
+    return per_device, completions // (per_device * world_size)
 
 
 def _clip_callback(trainer: Any, config: TrainConfig) -> Any:
@@ -101,15 +74,20 @@ def _clip_callback(trainer: Any, config: TrainConfig) -> Any:
     return DynamicClip()
 
 
-def train(config: TrainConfig) -> Path:
-    """Run GRPO as configured; returns the directory of the final checkpoint. The output
-    directory also gets `log_history.json` (reward, clip range, ... per step) and the ids of the
-    held-out validation trajectories. Every check on the data and the model happens before the
-    first step."""
+def train(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Run GRPO as configured; returns the directory of the final checkpoint (the full model,
+    or the LoRA adapter with its base saved beside it). The output directory also gets
+    `log_history.json` (reward, format rate, clip range, ... per step) and the ids of the
+    held-out validation trajectories. Every check on the config, the data and the model happens
+    before the first step; `resume` continues from the last checkpoint in the output directory."""
     _require_stack()
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    gpu = _has_gpu()
+    if config.use_vllm and not gpu:
+        raise ConfigError("use_vllm: vLLM generation needs a GPU")
+    per_device, accumulation = batch_layout(config, int(os.environ.get("WORLD_SIZE", "1")))
     bench = load_benchmark(config.dataset, config.subsets, config.data_dir)
     examples = build_examples(
         [t for _, t in bench.trajectories()],
@@ -119,9 +97,16 @@ def train(config: TrainConfig) -> Path:
     train_examples, validation = split_by_question(
         examples, config.validation_fraction, config.seed
     )
+    if not train_examples:
+        raise ConfigError("validation_fraction: no example is left for training")
     columns = ("prompt", "gold_agent", "gold_step")
     dataset = Dataset.from_list([{k: e[k] for k in columns} for e in train_examples])
-    model, tokenizer = _load_model(config, examples)
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "validation_ids.txt").write_text(
+        "".join(e["trajectory_id"] + "\n" for e in validation)
+    )
+    model, tokenizer = _starting_model(config, examples, train_examples, per_device, resume, gpu)
     peft_config = None
     if config.lora is not None:
         from peft import LoraConfig
@@ -130,14 +115,19 @@ def train(config: TrainConfig) -> Path:
             r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
             target_modules=config.lora.target_modules, task_type="CAUSAL_LM",
         )  # fmt: skip
-    output = Path(config.output_dir)
+    bf16 = gpu if config.bf16 is None else config.bf16
     args = GRPOConfig(
         output_dir=str(output), learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size, num_generations=config.num_generations,
-        max_completion_length=config.max_completion_length, max_steps=config.max_steps,
-        temperature=config.temperature, beta=0.0, epsilon=config.epsilon0,
+        per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation,
+        num_generations=config.num_generations, max_completion_length=config.max_completion_length,
+        max_steps=config.max_steps, temperature=config.temperature, beta=0.0,
+        epsilon=config.epsilon0, loss_type=config.loss_type,
+        # R is the first function alone; the format rate is logged beside it, not added to it.
+        reward_weights=[1.0, 0.0],
         logging_steps=config.logging_steps, save_steps=config.save_steps, seed=config.seed,
-        report_to="none", use_cpu=not _has_gpu(),
+        bf16=bf16, gradient_checkpointing=config.gradient_checkpointing,
+        use_vllm=config.use_vllm, vllm_mode=config.vllm_mode,
+        report_to="none", use_cpu=not gpu,
     )  # fmt: skip
     rewards: list[Any] = [make_reward(config.reward_lambda, config.reward_sigma), format_reward]
     trainer = GRPOTrainer(
@@ -146,13 +136,10 @@ def train(config: TrainConfig) -> Path:
     )  # fmt: skip
     clip = _clip_callback(trainer, config)
     trainer.add_callback(clip)
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume and _has_checkpoint(output))
     final = output / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    (output / "validation_ids.txt").write_text(
-        "\n".join(e["trajectory_id"] for e in validation) + "\n"
-    )
     history = [
         {**entry, "clip_epsilon": clip.epsilons[entry["step"]]}
         if entry.get("step") in clip.epsilons and "loss" in entry
@@ -161,6 +148,41 @@ def train(config: TrainConfig) -> Path:
     ]
     (output / "log_history.json").write_text(json.dumps(history, indent=1) + "\n")
     return final
+
+
+def _has_checkpoint(output: Path) -> bool:
+    return any(output.glob("checkpoint-*"))
+
+
+def _starting_model(
+    config: TrainConfig,
+    examples: list[dict[str, Any]],
+    train_examples: list[dict[str, Any]],
+    per_device: int,
+    resume: bool,
+    gpu: bool,
+) -> tuple[Any, Any]:
+    """The model GRPO starts from: the base, format-warmed when configured. A LoRA adapter must
+    name a base that exists on disk, so a base that exists nowhere else (the tiny model, a
+    warmed-up model) is saved to `<output>/base` first, and a resumed run starts from there."""
+    output = Path(config.output_dir)
+    saved_base = output / "base"
+    if resume and (saved_base / "config.json").is_file():
+        return load_base_model(str(saved_base), [], config.seed)
+    model, tokenizer = load_base_model(config.model, tokenizer_texts(examples), config.seed)
+    warm = config.format_warmup_steps > 0 and not (resume and _has_checkpoint(output))
+    if warm:
+        model = format_warmup(
+            model, tokenizer, train_examples, steps=config.format_warmup_steps,
+            learning_rate=config.format_warmup_learning_rate or config.learning_rate,
+            batch_size=min(per_device, len(train_examples)), output_dir=output / "warmup",
+            seed=config.seed, use_cpu=not gpu,
+        )  # fmt: skip
+    if config.lora is not None and (warm or config.model == "tiny"):
+        model.save_pretrained(saved_base)
+        tokenizer.save_pretrained(saved_base)
+        model.name_or_path = model.config._name_or_path = str(saved_base.resolve())
+    return model, tokenizer
 
 
 def _has_gpu() -> bool:
