@@ -11,7 +11,7 @@ multi-granular reward, with the clip range and seconds per step; then seconds pe
 run and the process's peak memory. Run from the repository root after
 `pip install torch==2.13.0 && pip install -e '.[train]'`:
 
-    python benchmarks/train_small.py [--task synthetic|tracertraj] [--steps 100] [--warmup 30]
+    python benchmarks/train_small.py [--task synthetic|tracertraj] [--steps 100] [--warmup 40] [--seed 0]
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ def main() -> None:
     parser.add_argument("--task", choices=["synthetic", "tracertraj"], default="synthetic")
     parser.add_argument("--data", default="../shared/data", help="directory holding tracertraj/")
     parser.add_argument("--steps", type=int, default=100, help="GRPO optimiser steps")
-    parser.add_argument("--warmup", type=int, default=30, help="format warm-up (SFT) steps")
+    parser.add_argument("--warmup", type=int, default=40, help="format warm-up (SFT) steps")
     parser.add_argument("--batch", type=int, default=4, help="prompts per step")
     parser.add_argument("--generations", type=int, default=8, help="rollouts per prompt")
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup-lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="keep the run here (default: a temp dir)")

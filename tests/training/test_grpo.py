@@ -96,6 +96,12 @@ def test_bad_inputs_fail_before_training(tmp_path: Path, data_dir: Path) -> None
     )
     with pytest.raises(TrainingDataError, match="have no gold label"):
         train(TrainConfig(model="tiny", dataset=str(unlabelled), output_dir=str(tmp_path / "o")))
+    outside = tmp_path / "outside.jsonl"
+    record = {"question": "q", "history": [{"content": "x", "name": "A", "role": "assistant"}]}
+    outside.write_text(json.dumps({**record, "mistake_agent": "A", "mistake_step": "5"}) + "\n")
+    with pytest.raises(TrainingDataError, match="1 record\\(s\\) of .* cannot be trained on; first: .*5"):
+        train(TrainConfig(model="tiny", dataset=str(outside), output_dir=str(tmp_path / "o")))
+    assert not (tmp_path / "o").exists()
 
 
 def test_the_train_command(data_dir: Path, tmp_path: Path) -> None:

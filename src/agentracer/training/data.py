@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from agentracer.errors import AgenTracerError
+from agentracer.formats import Benchmark
 from agentracer.llm.context import fit_prompt
 from agentracer.tracers import prompts
 from agentracer.trajectory import Trajectory
@@ -24,6 +25,18 @@ DEFAULT_PROMPT_CHARS = 24_000  # about 8k tokens of prompt at 3 characters a tok
 
 class TrainingDataError(AgenTracerError):
     """A dataset that cannot be trained on (no labels, empty, ...)."""
+
+
+def trajectories_of(bench: Benchmark) -> list[Trajectory]:
+    """Every trajectory of a loaded dataset; a record that did not load (a label outside its
+    run, a malformed history, ...) stops training before it starts, naming the first one."""
+    problems = bench.problems()
+    if problems:
+        raise TrainingDataError(
+            f"{len(problems)} record(s) of {bench.location} cannot be trained on; "
+            f"first: {problems[0]}"
+        )
+    return [t for _, t in bench.trajectories()]
 
 
 def build_examples(

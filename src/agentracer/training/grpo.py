@@ -16,7 +16,7 @@ from agentracer.errors import AgenTracerError
 from agentracer.formats import load_benchmark
 from agentracer.training.base_model import load_base_model
 from agentracer.training.config import ConfigError, TrainConfig
-from agentracer.training.data import build_examples, split_by_question
+from agentracer.training.data import build_examples, split_by_question, trajectories_of
 from agentracer.training.reward import format_reward, make_reward
 from agentracer.training.schedule import clip_range
 from agentracer.training.warmup import format_target, format_warmup
@@ -90,7 +90,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     per_device, accumulation = batch_layout(config, int(os.environ.get("WORLD_SIZE", "1")))
     bench = load_benchmark(config.dataset, config.subsets, config.data_dir)
     examples = build_examples(
-        [t for _, t in bench.trajectories()],
+        trajectories_of(bench),
         with_ground_truth=config.with_ground_truth,
         max_prompt_chars=config.max_prompt_chars,
     )
@@ -101,12 +101,12 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         raise ConfigError("validation_fraction: no example is left for training")
     columns = ("prompt", "gold_agent", "gold_step")
     dataset = Dataset.from_list([{k: e[k] for k in columns} for e in train_examples])
+    model, tokenizer = _starting_model(config, examples, train_examples, per_device, resume, gpu)
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / "validation_ids.txt").write_text(
         "".join(e["trajectory_id"] + "\n" for e in validation)
     )
-    model, tokenizer = _starting_model(config, examples, train_examples, per_device, resume, gpu)
     peft_config = None
     if config.lora is not None:
         from peft import LoraConfig
