@@ -99,7 +99,9 @@ def test_bad_inputs_fail_before_training(tmp_path: Path, data_dir: Path) -> None
     outside = tmp_path / "outside.jsonl"
     record = {"question": "q", "history": [{"content": "x", "name": "A", "role": "assistant"}]}
     outside.write_text(json.dumps({**record, "mistake_agent": "A", "mistake_step": "5"}) + "\n")
-    with pytest.raises(TrainingDataError, match="1 record\\(s\\) of .* cannot be trained on; first: .*5"):
+    with pytest.raises(
+        TrainingDataError, match=r"1 record\(s\) of .* cannot be trained on; first: .*5"
+    ):
         train(TrainConfig(model="tiny", dataset=str(outside), output_dir=str(tmp_path / "o")))
     assert not (tmp_path / "o").exists()
 
@@ -232,12 +234,7 @@ def test_agentracer_eval_scores_a_trained_adapter(
     subset = json.loads((out / "summary.json").read_text())["subsets"]["dataset"]
     assert subset["n"] == 3 and subset["cost"]["calls"] >= 3
     assert sum(subset["parse"].values()) - subset["parse"]["direct"] == 3
-    # The tiny model's window is 4,096 tokens and these logs are longer: the backend says so
-    # and the tracer shortens them, as it does for a server's refusal.
-    verdicts = [
-        json.loads(line)["verdict"] for line in (out / "results.jsonl").read_text().splitlines()
-    ]
-    assert any("log shortened to fit" in note for v in verdicts for note in v["notes"])
+    assert (out / "results.md").is_file()
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(
@@ -257,3 +254,22 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(
     history = json.loads((tmp_path / "log_history.json").read_text())
     # Steps 1 and 2 come back from the checkpoint's state; only step 3 was trained again.
     assert [e["step"] for e in history if "reward" in e] == [1, 2, 3]
+
+
+def test_the_hf_backend_refuses_a_prompt_over_its_window(tiny_run: tuple[Path, Path]) -> None:
+    """Over the window, the backend raises the same error a server's refusal becomes, so the
+    tracers shorten the log and ask again."""
+    import asyncio
+
+    from agentracer.errors import ContextLengthError
+    from agentracer.llm.hf import HFBackend
+    from agentracer.llm.types import ChatRequest
+
+    backend = HFBackend(tiny_run[1])
+    backend.load()
+    assert backend.context_window == 16_384
+    backend.context_window = 40
+    request = ChatRequest(messages=[{"role": "user", "content": "x " * 50}], max_tokens=8)
+    with pytest.raises(ContextLengthError) as refused:
+        asyncio.run(backend.complete(request))
+    assert refused.value.context_window == 40 and refused.value.prompt_tokens > 40

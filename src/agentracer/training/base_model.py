@@ -58,7 +58,7 @@ def tiny_model(texts: list[str], *, vocab_size: int = 512, seed: int = 0) -> tup
     tokenizer.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16_384,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
