@@ -72,7 +72,7 @@ def test_grpo_runs_on_the_tiny_model(tiny_run: tuple[Path, Path]) -> None:
     assert {"rewards/multi_granular_reward/mean", "rewards/format_reward/mean"} <= set(steps[0])
     # The clip range decays within the run: 0.2 for the first step, 0.1 for the second of two.
     assert [entry["clip_epsilon"] for entry in steps] == pytest.approx([0.2, 0.1])
-    assert (run / "validation_ids.txt").read_text().split()  # a held-out split
+    assert (run / "validation_ids.txt").read_text().splitlines()  # a held-out split
 
 
 def test_bad_inputs_fail_before_training(tmp_path: Path, data_dir: Path) -> None:
@@ -220,7 +220,7 @@ def test_agentracer_eval_scores_a_trained_adapter(
 
     from agentracer.cli import app
 
-    held_out = (lora_run.parent / "validation_ids.txt").read_text().split()[:3]
+    held_out = (lora_run.parent / "validation_ids.txt").read_text().splitlines()[:3]
     trajectories = {t.id: t for _, t in tracertraj.trajectories()}
     dataset = tmp_path / "held_out.jsonl"
     dataset.write_text("".join(trajectories[i].model_dump_json() + "\n" for i in held_out))
