@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# What to do when the training stack is missing (torch first: a plain torch pulls a CUDA build).
+INSTALL_TRAIN_EXTRA = "pip install torch==2.13.0 && pip install -e '.[train]'"
+
 
 class AgenTracerError(Exception):
     """Base class: a problem the user can fix, reported as one line."""

@@ -16,9 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 def test_specs_that_name_nothing_trainable_fail_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(BaseModelError, match="not a transformers model directory"):
         model_directory(str(tmp_path))
-    with pytest.raises(BaseModelError, match="no GGUF file at"):
+    with pytest.raises(BaseModelError, match="model: no model file at"):
         model_directory(str(tmp_path / "absent.gguf"))
-    with pytest.raises(BaseModelError, match="no GGUF file at"):
+    with pytest.raises(BaseModelError, match="model: no model file at"):
         model_directory(f"local/{tmp_path / 'absent.gguf'}")
 
 

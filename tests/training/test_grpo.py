@@ -47,6 +47,17 @@ def test_configs_are_validated_before_training(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yaml")
 
 
+def tiny_config(data_dir: Path, output: Path, **changes: object) -> TrainConfig:
+    """A tiny-model run on TracerTraj small enough for the test suite: 2 GRPO steps of one
+    prompt with 4 rollouts, after one format warm-up step."""
+    settings: dict[str, object] = dict(
+        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(output),
+        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=4,
+        max_completion_length=16, max_steps=2, save_steps=1000, format_warmup_steps=1,
+    )  # fmt: skip
+    return TrainConfig.model_validate({**settings, **changes})
+
+
 @pytest.fixture(scope="module")
 def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """One real 2-step GRPO run on the tiny model: (output dir, final checkpoint)."""
@@ -54,12 +65,7 @@ def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     from agentracer.training.grpo import train
 
     run = tmp_path_factory.mktemp("grpo") / "run"
-    config = TrainConfig(
-        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(run),
-        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=4,
-        max_completion_length=16, max_steps=2, save_steps=1000, format_warmup_steps=1,
-    )  # fmt: skip
-    return run, train(config)
+    return run, train(tiny_config(data_dir, run))
 
 
 def test_grpo_runs_on_the_tiny_model(tiny_run: tuple[Path, Path]) -> None:
@@ -177,12 +183,8 @@ def test_vllm_needs_a_gpu(tmp_path: Path, data_dir: Path) -> None:
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    config = TrainConfig(
-        model="tiny", dataset="tracertraj", data_dir=str(data_dir),
-        output_dir=str(tmp_path / "o"), use_vllm=True,
-    )  # fmt: skip
     with pytest.raises(ConfigError, match="use_vllm: vLLM generation needs a GPU"):
-        train(config)
+        train(tiny_config(data_dir, tmp_path / "o", use_vllm=True))
     assert not (tmp_path / "o").exists()
 
 
@@ -194,13 +196,7 @@ def lora_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from agentracer.training.grpo import train
 
     run = tmp_path_factory.mktemp("lora") / "run"
-    config = TrainConfig(
-        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(run),
-        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=4,
-        max_completion_length=16, max_steps=2, save_steps=1000, format_warmup_steps=1,
-        lora=LoraSettings(r=4, alpha=8),
-    )  # fmt: skip
-    return train(config)
+    return train(tiny_config(data_dir, run, lora=LoraSettings(r=4, alpha=8)))
 
 
 def test_a_lora_adapter_is_saved_with_a_base_that_exists(lora_run: Path) -> None:
@@ -243,10 +239,9 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(
     _require_trl()
     from agentracer.training.grpo import train
 
-    config = TrainConfig(
-        model="tiny", dataset="tracertraj", data_dir=str(data_dir), output_dir=str(tmp_path),
-        max_prompt_chars=1500, learning_rate=1e-3, batch_size=1, num_generations=2,
-        max_completion_length=8, max_steps=2, save_steps=1,
+    config = tiny_config(
+        data_dir, tmp_path, num_generations=2, max_completion_length=8, save_steps=1,
+        format_warmup_steps=0,
     )  # fmt: skip
     train(config)
     assert (tmp_path / "checkpoint-2").is_dir()

@@ -87,24 +87,15 @@ def usage_of(response: ChatResponse) -> Usage:
 
 def _local_backend(spec: str, connection: ConnectionSettings) -> Backend:
     from agentracer.llm.embedded import EmbeddedBackend
-    from agentracer.llm.models import CATALOGUE, ensure_model
+    from agentracer.llm.models import CATALOGUE, local_model_file
 
     parallel = int(connection.extra.get("parallel", 1))
+    path = local_model_file(spec)
     if spec in CATALOGUE:
-        entry = CATALOGUE[spec]
-        return EmbeddedBackend(
-            ensure_model(spec), name=spec, context_window=entry.context_window, parallel=parallel
-        )
-    path = Path(spec).expanduser()
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ModelNotFoundError(f"no model file at {path}")
-        window = int(connection.extra.get("context_window", 8192))
-        return EmbeddedBackend(path, name=path.name, context_window=window, parallel=parallel)
-    known = ", ".join(CATALOGUE)
-    raise ModelNotFoundError(
-        f"unknown local model {spec!r}; use one of {known} or a path to a .gguf file"
-    )
+        window = CATALOGUE[spec].context_window
+        return EmbeddedBackend(path, name=spec, context_window=window, parallel=parallel)
+    window = int(connection.extra.get("context_window", 8192))
+    return EmbeddedBackend(path, name=path.name, context_window=window, parallel=parallel)
 
 
 def get_model(name: str, connection: ConnectionSettings | None = None) -> ChatModel:

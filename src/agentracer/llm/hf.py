@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError, ContextLengthError, ModelNotFoundError
+from agentracer.errors import (
+    INSTALL_TRAIN_EXTRA,
+    AgenTracerError,
+    ContextLengthError,
+    ModelNotFoundError,
+)
 from agentracer.llm.types import ChatRequest, ChatResponse
 
 PROVIDER = "hf"
@@ -43,7 +48,7 @@ class HFBackend:
                     from transformers import AutoModelForCausalLM, AutoTokenizer
                 except ImportError:
                     raise AgenTracerError(
-                        "hf/ models need the [train] extra: pip install torch==2.13.0 && pip install -e '.[train]'"
+                        f"hf/ models need the [train] extra: {INSTALL_TRAIN_EXTRA}"
                     ) from None
                 model = (
                     _merged_adapter(self.path)
@@ -115,7 +120,7 @@ def _merged_adapter(path: Path) -> Any:
         from peft import AutoPeftModelForCausalLM
     except ImportError:
         raise AgenTracerError(
-            "LoRA adapters need the [train] extra: pip install torch==2.13.0 && pip install -e '.[train]'"
+            f"LoRA adapters need the [train] extra: {INSTALL_TRAIN_EXTRA}"
         ) from None
     try:
         return AutoPeftModelForCausalLM.from_pretrained(path).merge_and_unload()

@@ -85,6 +85,22 @@ def is_present(model: EmbeddedModel) -> bool:
     return path.is_file() and marker.is_file() and marker.read_text().strip() == model.sha256
 
 
+def local_model_file(name: str) -> Path:
+    """The GGUF file `local/<name>` stands for: an embedded model of the catalogue (fetched on
+    first use) or a path to a `.gguf` file. Anything else is a one-line `ModelNotFoundError`."""
+    if name in CATALOGUE:
+        return ensure_model(name)
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelNotFoundError(f"no model file at {path}")
+        return path
+    known = ", ".join(CATALOGUE)
+    raise ModelNotFoundError(
+        f"unknown local model {name!r}; use one of {known} or a path to a .gguf file"
+    )
+
+
 def ensure_model(name: str = DEFAULT_EMBEDDED) -> Path:
     """Path of the embedded model `name`, fetching it first when it is not there yet."""
     model = catalogue_entry(name)

@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError
-from agentracer.llm.models import CATALOGUE, ensure_model, models_dir
+from agentracer.errors import AgenTracerError, ModelNotFoundError
+from agentracer.llm.models import local_model_file, models_dir
+from agentracer.training.warmup import format_target
 
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>"]
 # One token each, but not "special": decoding with skip_special_tokens (as TRL does before the
@@ -66,19 +67,14 @@ def tiny_model(texts: list[str], *, vocab_size: int = 512, seed: int = 0) -> tup
 
 
 def gguf_source(spec: str) -> Path | None:
-    """The GGUF file a spec names (fetching an embedded model on first use), or None when the
-    spec is not a GGUF model."""
-    if spec.startswith("local/"):
-        name = spec.removeprefix("local/")
-        if name in CATALOGUE:
-            return ensure_model(name)
-        spec = name
-    if spec.endswith(".gguf"):
-        path = Path(spec).expanduser()
-        if not path.is_file():
-            raise BaseModelError(f"model: no GGUF file at {path}")
-        return path
-    return None
+    """The GGUF file a spec names (`local/<name>` as the LLM layer reads it, or a `.gguf`
+    path; an embedded model is fetched on first use), or None when the spec is no GGUF model."""
+    if not (spec.startswith("local/") or spec.endswith(".gguf")):
+        return None
+    try:
+        return local_model_file(spec.removeprefix("local/"))
+    except ModelNotFoundError as error:
+        raise BaseModelError(f"model: {error.message}") from None
 
 
 def converted_dir(gguf: Path) -> Path:
@@ -129,10 +125,18 @@ def model_directory(spec: str) -> Path:
     return path
 
 
-def load_base_model(spec: str, tokenizer_texts: list[str], seed: int = 0) -> tuple[Any, Any]:
-    """(model, tokenizer) for a spec; `tokenizer_texts` train the tiny model's tokenizer."""
+def tokenizer_texts(examples: list[dict[str, Any]]) -> list[str]:
+    """What the tiny model's tokenizer is trained on: the prompts and answers in the format."""
+    texts = [m["content"] for e in examples for m in e["prompt"]]
+    return texts + [
+        format_target(agent, step) for e in examples for step, agent in e["agent_steps"]
+    ]
+
+
+def load_base_model(spec: str, examples: list[dict[str, Any]], seed: int = 0) -> tuple[Any, Any]:
+    """(model, tokenizer) for a spec; the tiny model's tokenizer is trained on `examples`."""
     if spec == "tiny":
-        return tiny_model(tokenizer_texts, seed=seed)
+        return tiny_model(tokenizer_texts(examples), seed=seed)
     path = model_directory(spec)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import INSTALL_TRAIN_EXTRA, AgenTracerError
 from agentracer.formats import load_benchmark
 from agentracer.training.base_model import load_base_model
 from agentracer.training.config import ConfigError, TrainConfig
 from agentracer.training.data import build_examples, split_by_question, trajectories_of
 from agentracer.training.reward import format_reward, make_reward
 from agentracer.training.schedule import clip_range
-from agentracer.training.warmup import format_target, format_warmup
+from agentracer.training.warmup import format_warmup
 
 
 def _require_stack() -> None:
@@ -27,17 +27,7 @@ def _require_stack() -> None:
         import torch  # noqa: F401
         import trl  # noqa: F401
     except ImportError:
-        raise AgenTracerError(
-            "training needs the [train] extra: pip install torch==2.13.0 && pip install -e '.[train]'"
-        ) from None
-
-
-def tokenizer_texts(examples: list[dict[str, Any]]) -> list[str]:
-    """What the tiny model's tokenizer is trained on: the prompts and answers in the format."""
-    texts = [m["content"] for e in examples for m in e["prompt"]]
-    return texts + [
-        format_target(agent, step) for e in examples for step, agent in e["agent_steps"]
-    ]
+        raise AgenTracerError(f"training needs the [train] extra: {INSTALL_TRAIN_EXTRA}") from None
 
 
 def batch_layout(config: TrainConfig, world_size: int) -> tuple[int, int]:
@@ -169,7 +159,7 @@ def _starting_model(
     saved_base = output / "base"
     if resume and (saved_base / "config.json").is_file():
         return load_base_model(str(saved_base), [], config.seed)
-    model, tokenizer = load_base_model(config.model, tokenizer_texts(examples), config.seed)
+    model, tokenizer = load_base_model(config.model, examples, config.seed)
     warm = config.format_warmup_steps > 0 and not (resume and _has_checkpoint(output))
     if warm:
         model = format_warmup(
