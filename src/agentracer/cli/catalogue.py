@@ -1,4 +1,4 @@
-"""Commands that list what AgenTracer offers: tracers and embedded models."""
+"""Commands that list what AgenTracer offers: tracers, trace formats and embedded models."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentracer.cli.common import app, out, user_errors
+from agentracer.formats import format_specs
 from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED, ensure_model, is_present
 from agentracer.tracers import tracer_specs
 
@@ -23,6 +24,13 @@ def tracers() -> None:
     for spec in tracer_specs():
         table.add_row(spec.name, "yes" if spec.needs_model else "no", spec.summary)
     out.print(table)
+
+
+@app.command()
+def formats() -> None:
+    """List the trace formats that show, attribute, convert and eval read (detected, no hint)."""
+    for spec in format_specs():
+        out.print(f"{spec.name}: {escape(spec.summary)}", soft_wrap=True)
 
 
 models_app = typer.Typer(

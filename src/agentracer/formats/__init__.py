@@ -1,17 +1,41 @@
-"""Readers and writers for trajectory formats, and the benchmark locator."""
+"""Readers and writers for trajectory formats, and the benchmark locator.
 
+Importing this package registers every format (`formats.registry`); each format module holds
+one source format.
+"""
+
+from agentracer.formats import native, tracertraj, who_and_when  # register the formats
 from agentracer.formats.benchmarks import Benchmark, load_benchmark
 from agentracer.formats.files import iter_file, load_file, load_one
 from agentracer.formats.native import write_jsonl
+from agentracer.formats.registry import (
+    FormatSpec,
+    Probe,
+    detect_format,
+    format_spec,
+    format_specs,
+    parse_document,
+    register_format,
+)
 from agentracer.formats.who_and_when import parse_record, to_record
 
 __all__ = [
     "Benchmark",
+    "FormatSpec",
+    "Probe",
+    "detect_format",
+    "format_spec",
+    "format_specs",
     "iter_file",
     "load_benchmark",
     "load_file",
     "load_one",
+    "native",
+    "parse_document",
     "parse_record",
+    "register_format",
     "to_record",
+    "tracertraj",
+    "who_and_when",
     "write_jsonl",
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from agentracer.errors import TraceFormatError
+from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Trajectory
 
 FORMAT = "agentracer"
@@ -40,3 +41,33 @@ def write_jsonl(trajectories: Iterable[Trajectory], path: str | Path) -> int:
             handle.write(trajectory.model_dump_json() + "\n")
             count += 1
     return count
+
+
+def record_location(probe: Probe, key: str) -> str:
+    """`path#key` for a record of a multi-record file, the path alone for a one-record file."""
+    return f"{probe.path}#{key}" if key else str(probe.path)
+
+
+@register_format(
+    FORMAT, summary="AgenTracer trajectory JSON: one object, a list, or JSON Lines", priority=10
+)
+class NativeFormat:
+    def detect(self, probe: Probe) -> bool:
+        return is_trajectory(probe.first())
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        for key, obj in probe.records():
+            where = record_location(probe, key)
+            if not is_trajectory(obj):
+                yield TraceFormatError("not an AgenTracer trajectory: no 'steps'", path=where)
+                continue
+            try:
+                yield parse_trajectory(obj, where=where)
+            except TraceFormatError as error:
+                yield error
+
+    def near_miss(self, probe: Probe) -> str | None:
+        first = probe.first()
+        if isinstance(first, dict) and "steps" not in first and "id" in first and "agents" in first:
+            return "the object has no 'steps' list"
+        return None

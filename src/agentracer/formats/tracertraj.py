@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agentracer.errors import TraceFormatError
+from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.who_and_when import parse_record
 from agentracer.trajectory import Provenance, Trajectory
 
@@ -73,3 +74,17 @@ def iter_parquet(path: Path) -> Iterator[Trajectory | TraceFormatError]:
             yield parse_row(row, path=path, position=position)
         except TraceFormatError as error:
             yield error
+
+
+@register_format(
+    FORMAT, summary="TracerTraj-style parquet (Who&When-schema rows), one row a run", priority=5
+)
+class TracerTrajParquet:
+    def detect(self, probe: Probe) -> bool:
+        return probe.path.suffix == ".parquet" and probe.path.is_file()
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        yield from iter_parquet(probe.path)
+
+    def near_miss(self, probe: Probe) -> str | None:
+        return None

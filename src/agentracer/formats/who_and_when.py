@@ -16,11 +16,13 @@ schema. Speaker rules:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
 
 from agentracer.errors import TraceFormatError
+from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.naming import normalise_agent, same_agent, speaker_agent
 from agentracer.trajectory import Label, Outcome, Provenance, Source, Step, StepKind, Trajectory
 
@@ -213,3 +215,36 @@ def _first_error(error: ValueError | ValidationError) -> str:
         message = str(first["msg"]).removeprefix("Value error, ")
         return f"{where}: {message}" if where else message
     return str(error)
+
+
+@register_format(
+    FORMAT,
+    summary="Who&When-schema records ({question, history, mistake_agent, mistake_step}); "
+    "TracerTraj JSON and `annotate` output too",
+    priority=20,
+)
+class WhoAndWhenFormat:
+    def detect(self, probe: Probe) -> bool:
+        return is_record(probe.first())
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        records = probe.records()
+        single = len(records) == 1
+        for key, obj in records:
+            try:
+                yield parse_record(
+                    obj,
+                    trajectory_id=probe.path.stem if single else None,
+                    path=str(probe.path),
+                    record_key=key or None,
+                )
+            except TraceFormatError as error:
+                yield error
+
+    def near_miss(self, probe: Probe) -> str | None:
+        first = probe.first()
+        if isinstance(first, dict) and "history" in first:
+            return f"its 'history' is a JSON {type(first['history']).__name__}, not a list"
+        if isinstance(first, dict) and {"mistake_agent", "mistake_step"} & set(first):
+            return "it has a label but no 'history' list"
+        return None

@@ -1,0 +1,230 @@
+"""Name -> trace format, as listed by `agentracer formats` and used to read any file.
+
+A format is an object with a cheap `detect(probe)` and a `parse(probe)` that yields
+trajectories (or the error one record raised, so a bad record is reported and skipped, not the
+whole file). Formats register with `@register_format`, like tracers do with `register_tracer`.
+Detection asks the formats in order of `priority` (lower first) and takes the first that says
+yes; each detector must say no to every other format's files, which the tests check. When no
+format matches, the formats that come close say what is missing (`near_miss`).
+
+A `Probe` is what detectors and parsers look at: the path, and for a JSON file its records,
+decoded lazily and once (a whole-document JSON file is one record, or one per item of a
+top-level list; JSON Lines are one record per line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from agentracer.errors import TraceFormatError
+from agentracer.trajectory import Trajectory
+
+Shape = Literal["object", "list", "lines"]
+"""How a JSON file held its records: one document, a top-level list, or JSON Lines."""
+
+Parsed = Trajectory | TraceFormatError
+
+
+@dataclass
+class Probe:
+    """A file (or an in-memory document) as the formats see it.
+
+    `records()` decodes the file once, on first use, and caches the result; detectors that
+    look only at the first record call `first()`. A directory or a binary file has no records
+    (`is_json` is False): formats that read those look at `path` themselves.
+    """
+
+    path: Path
+    _records: list[tuple[str, Any]] | None = field(default=None, repr=False)
+    _shape: Shape | None = field(default=None, repr=False)
+    _error: TraceFormatError | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_object(cls, obj: Any, *, name: str = "<document>") -> Probe:
+        """A probe over an already decoded JSON document, e.g. one received over HTTP."""
+        if isinstance(obj, list):
+            return cls(Path(name), [(str(i), item) for i, item in enumerate(obj)], "list")
+        return cls(Path(name), [("", obj)], "object")
+
+    @property
+    def is_json(self) -> bool:
+        """True when the probe holds decodable JSON records."""
+        if self._records is not None:
+            return True
+        if not self.path.is_file() or self.path.suffix in BINARY_SUFFIXES:
+            return False
+        try:
+            self._decode()
+        except TraceFormatError as error:
+            self._error = error
+            return False
+        return True
+
+    @property
+    def shape(self) -> Shape:
+        self.records()
+        assert self._shape is not None
+        return self._shape
+
+    def records(self) -> list[tuple[str, Any]]:
+        """(record key, decoded object) pairs; raises `TraceFormatError` when not JSON."""
+        if self._records is None:
+            if self._error is not None:
+                raise self._error
+            self._decode()
+        assert self._records is not None
+        return self._records
+
+    def first(self) -> Any:
+        """The first record, or None when the probe holds no JSON records."""
+        if not self.is_json:
+            return None
+        records = self.records()
+        return records[0][1] if records else None
+
+    def _decode(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise TraceFormatError("not a text file (it is not UTF-8)", path=self.path) from None
+        if not text.strip():
+            raise TraceFormatError("the file is empty", path=self.path)
+        self._records, self._shape = decode_json_records(text, self.path)
+
+
+BINARY_SUFFIXES = frozenset({".parquet", ".arrow", ".gz", ".zip", ".pb", ".bin"})
+
+
+def decode_json_records(text: str, path: Path) -> tuple[list[tuple[str, Any]], Shape]:
+    """(record key, decoded object) pairs: a whole-file JSON document, else JSON Lines."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as whole_error:
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if len(lines) < 2 and path.suffix != ".jsonl":
+            raise TraceFormatError(
+                f"not valid JSON (line {whole_error.lineno}, column {whole_error.colno}: "
+                f"{whole_error.msg})",
+                path=path,
+            ) from None
+        return [(f"line{n}", _decode_line(line, path, n)) for n, line in lines], "lines"
+    if isinstance(document, list):
+        return [(str(i), item) for i, item in enumerate(document)], "list"
+    return [("", document)], "object"
+
+
+def _decode_line(line: str, path: Path, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise TraceFormatError(
+            f"line {number} is not valid JSON (column {error.colno}: {error.msg})", path=path
+        ) from None
+
+
+class TraceFormat(Protocol):
+    """What a registered format provides."""
+
+    def detect(self, probe: Probe) -> bool:
+        """Cheap yes/no: is this file in my format? Never true for another format's file."""
+        ...
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        """Every trajectory in the file, or the error a record raised (a bad record is skipped)."""
+        ...
+
+    def near_miss(self, probe: Probe) -> str | None:
+        """For a file no format detected: what it lacks to be in this format, if it is close."""
+        ...
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    name: str
+    summary: str
+    format: TraceFormat
+    priority: int = 100
+
+
+_REGISTRY: dict[str, FormatSpec] = {}
+
+
+def register_format(
+    name: str, *, summary: str, priority: int = 100
+) -> Callable[[type[Any]], type[Any]]:
+    """Class decorator: make instances of the class the format called `name`."""
+
+    def decorate(cls: type[Any]) -> type[Any]:
+        if name in _REGISTRY:
+            raise ValueError(f"format {name!r} is registered twice")
+        _REGISTRY[name] = FormatSpec(name, summary, cls(), priority)
+        return cls
+
+    return decorate
+
+
+def format_specs() -> list[FormatSpec]:
+    """Every registered format in detection order (priority, then name)."""
+    return sorted(_REGISTRY.values(), key=lambda spec: (spec.priority, spec.name))
+
+
+def format_spec(name: str) -> FormatSpec:
+    """The registration of `name`; an unknown name lists the known ones."""
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        known = ", ".join(s.name for s in format_specs())
+        raise TraceFormatError(f"unknown format {name!r}; known formats: {known}")
+    return spec
+
+
+def detect_format(probe: Probe) -> FormatSpec:
+    """The first format that recognises `probe`; none is a `TraceFormatError` that says which
+    format the file comes closest to and what it lacks."""
+    for spec in format_specs():
+        if spec.format.detect(probe):
+            return spec
+    raise TraceFormatError(_no_format_message(probe), path=probe.path)
+
+
+def _no_format_message(probe: Probe) -> str:
+    if probe.path.is_dir():
+        return "is a directory, and no format reads it (give a trace file inside it)"
+    if probe._error is not None:  # not JSON at all: that is the clearer message
+        return probe._error.message
+    for spec in format_specs():
+        missing = spec.format.near_miss(probe)
+        if missing:
+            return f"no known trajectory format; closest is {spec.name}, but {missing}"
+    known = ", ".join(s.name for s in format_specs())
+    found = _describe(probe.first()) if probe.is_json else "not a JSON file"
+    return f"no known trajectory format (known: {known}); found {found}"
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, dict):
+        keys = ", ".join(sorted(map(str, obj))[:8]) or "none"
+        return f"keys: {keys}"
+    return f"a JSON {type(obj).__name__}"
+
+
+def parse_probe(probe: Probe, format_name: str | None = None) -> Iterator[Parsed]:
+    """Parse `probe` with the named format, else with the one detected."""
+    spec = format_spec(format_name) if format_name else detect_format(probe)
+    yield from spec.format.parse(probe)
+
+
+def parse_document(obj: Any, *, name: str = "<document>") -> list[Trajectory]:
+    """Trajectories in an already decoded JSON document (e.g. OTLP/JSON received over HTTP).
+
+    The first record that cannot be read raises its `TraceFormatError`.
+    """
+    trajectories = []
+    for item in parse_probe(Probe.from_object(obj, name=name)):
+        if isinstance(item, TraceFormatError):
+            raise item
+        trajectories.append(item)
+    return trajectories
