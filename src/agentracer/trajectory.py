@@ -53,6 +53,11 @@ class Step(_Model):
         default=None, description="chat role recorded beside the speaker, if the source has one"
     )
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    source_id: str | None = Field(
+        default=None,
+        description="the source's own id for this step (span id, message id, run id), so a "
+        "verdict can point back into the user's tool",
+    )
 
 
 class Provenance(_Model):
@@ -98,6 +103,10 @@ class Trajectory(_Model):
     label: Label | None = None
     flags: list[str] = Field(
         default_factory=list, description="known problems with this record, e.g. its label"
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what the reader had to infer or skip, e.g. how an agent name was found",
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
     source: Source | None = None

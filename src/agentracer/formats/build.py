@@ -1,0 +1,87 @@
+"""Assemble a `Trajectory` step by step, as every trace importer does.
+
+Importers walk their source (spans, messages, runs) in execution order and call `add` for each
+step; `build` numbers the steps, lists the blamable agents in order of first action and turns
+an empty run into a clear `TraceFormatError`. Whatever the importer had to infer or skip goes
+into `note`, so it is never silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentracer.errors import TraceFormatError
+from agentracer.trajectory import Label, Outcome, Source, Step, StepKind, ToolCall, Trajectory
+
+
+@dataclass
+class TrajectoryBuilder:
+    """Collects the steps of one run; `build()` makes the trajectory."""
+
+    id: str
+    format: str
+    path: str | Path | None = None
+    record: str | None = None
+    question: str = ""
+    ground_truth: str | None = None
+    outcome: Outcome = Outcome.UNKNOWN
+    label: Label | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        *,
+        agent: str,
+        kind: StepKind = StepKind.AGENT,
+        content: str = "",
+        speaker: str | None = None,
+        role: str | None = None,
+        tool_calls: Sequence[ToolCall] = (),
+        source_id: str | None = None,
+    ) -> Step:
+        """Append one step; `speaker` defaults to `agent` (the raw string, when the source has one)."""
+        step = Step(
+            index=len(self.steps),
+            agent=agent,
+            speaker=speaker if speaker is not None else agent,
+            kind=kind,
+            content=content,
+            role=role,
+            tool_calls=list(tool_calls),
+            source_id=source_id,
+        )
+        self.steps.append(step)
+        return step
+
+    def note(self, text: str) -> None:
+        """Record something the importer inferred or skipped (kept once)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def build(self) -> Trajectory:
+        """The trajectory; a run without steps is a `TraceFormatError` naming the record."""
+        where = f"{self.path}#{self.record}" if self.path and self.record else self.path
+        if not self.steps:
+            raise TraceFormatError(f"run {self.id!r} has no steps to attribute", path=where)
+        agents = list(dict.fromkeys(s.agent for s in self.steps if s.kind is StepKind.AGENT))
+        return Trajectory(
+            id=self.id,
+            question=self.question,
+            ground_truth=self.ground_truth,
+            steps=self.steps,
+            agents=agents,
+            outcome=self.outcome,
+            label=self.label,
+            notes=self.notes,
+            metadata=self.metadata,
+            source=Source(
+                format=self.format,
+                path=None if self.path is None else str(self.path),
+                record=self.record,
+            ),
+        )
