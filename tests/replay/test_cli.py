@@ -41,7 +41,7 @@ def test_record_replay_annotate_eval(arithmetic_server: ScriptedServer, tmp_path
     assert result.exit_code == 0, result.output
     assert (
         "3 model calls (0 recorded, 0 substituted, 3 live), outcome failure"
-        in result.stdout.replace("\n", " ")
+        in " ".join(result.stdout.split())
     )
     assert "call 1 [live] Worker: The sum of the two numbers is 6." in result.stdout
 
@@ -50,7 +50,7 @@ def test_record_replay_annotate_eval(arithmetic_server: ScriptedServer, tmp_path
         "--model", "openai/scripted", "--base-url", arithmetic_server.base_url, "--out", str(tmp_path / "rep"),
     ])  # fmt: skip
     assert fixed.exit_code == 0, fixed.output
-    assert "(1 recorded, 1 substituted, 1 live), outcome success" in fixed.stdout.replace("\n", " ")
+    assert "(1 recorded, 1 substituted, 1 live), outcome success" in " ".join(fixed.stdout.split())
 
     shown = runner.invoke(app, ["show", str(tmp_path / "rep")])
     assert shown.exit_code == 0 and "Worker" in shown.stdout and "checker (tool)" in shown.stdout

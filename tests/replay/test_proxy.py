@@ -23,10 +23,13 @@ def proxy(tmp_path, upstream: FakeUpstream):
     server.stop()
 
 
-def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, data=body, method=method, headers={"Content-Type": "application/json"}
-    )
+def _http(
+    method: str, url: str, body: bytes | None = None, token: str | None = None
+) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -34,12 +37,12 @@ def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def _post(url: str, payload: object) -> int:
-    return _http("POST", url, json.dumps(payload).encode())[0]
+def _post(url: str, payload: object, token: str | None = None) -> int:
+    return _http("POST", url, json.dumps(payload).encode(), token)[0]
 
 
 def _client(proxy: ReplayProxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.base_url, api_key="x", max_retries=0)
+    return openai.OpenAI(base_url=proxy.base_url, api_key=proxy.token, max_retries=0)
 
 
 def test_it_listens_on_loopback_only(proxy: ReplayProxy) -> None:
@@ -69,14 +72,15 @@ def test_plain_and_streamed_completions_through_the_sdk(proxy: ReplayProxy, tmp_
 
 
 def test_events_and_bad_requests(proxy: ReplayProxy) -> None:
-    base = proxy.base_url.removesuffix("/v1")
-    assert _post(proxy.events_url, {"kind": "tool", "agent": "pytest", "content": "ok"}) == 200
-    assert _post(proxy.events_url, {"kind": "task", "question": "q"}) == 200
+    base, token = proxy.base_url.removesuffix("/v1"), proxy.token
+    tool = {"kind": "tool", "agent": "pytest", "content": "ok"}
+    assert _post(proxy.events_url, tool, token) == 200
+    assert _post(proxy.events_url, {"kind": "task", "question": "q"}, token) == 200
     assert proxy.task.question == "q" and proxy.events[-1].agent == "pytest"
-    assert _post(proxy.events_url, {"kind": "other"}) == 400
-    status, body = _http("POST", f"{base}/v1/chat/completions", b"{ not json")
-    assert status == 400 and "not a JSON object" in body["error"]["message"]
-    assert _http("GET", f"{base}/nowhere")[0] == 404
+    assert _post(proxy.events_url, {"kind": "other"}, token) == 400
+    status, body = _http("POST", f"{base}/v1/chat/completions", b"{ not json", token)
+    assert status == 400 and "not JSON" in body["error"]["message"]
+    assert _http("GET", f"{base}/nowhere", token=token)[0] == 404
 
 
 def test_stream_chunks_carry_tool_calls() -> None:

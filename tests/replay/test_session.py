@@ -138,7 +138,7 @@ def test_api_keys_never_reach_the_recording(
     record(team("--print-key"), upstream, tmp_path / "rec")
     for file in (tmp_path / "rec").iterdir():
         assert secret not in file.read_text(), file.name
-    assert "KEY: agentracer-proxy-no-key" in (tmp_path / "rec" / "mas.stdout").read_text()
+    assert "KEY: agentracer-run-" in (tmp_path / "rec" / "mas.stdout").read_text()
 
 
 def test_a_killed_recorder_leaves_a_loadable_event_log(
