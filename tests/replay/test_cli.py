@@ -39,9 +39,8 @@ def _record(server: ScriptedServer, out: Path, *flags: str):
 def test_record_replay_annotate_eval(arithmetic_server: ScriptedServer, tmp_path: Path) -> None:
     result = _record(arithmetic_server, tmp_path / "rec")
     assert result.exit_code == 0, result.output
-    assert (
-        "3 model calls (0 recorded, 0 substituted, 3 live), outcome failure"
-        in " ".join(result.stdout.split())
+    assert "3 model calls (0 recorded, 0 substituted, 3 live), outcome failure" in " ".join(
+        result.stdout.split()
     )
     assert "call 1 [live] Worker: The sum of the two numbers is 6." in result.stdout
 
