@@ -266,6 +266,9 @@ class ReplayProxy:
                     self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
             def do_POST(self) -> None:
+                if self._refuse_unauthorized():  # before reading a stranger's body
+                    self.close_connection = True
+                    return
                 try:
                     body = read_json_body(self.headers, self.rfile)
                 except BadRequest as error:
@@ -274,8 +277,6 @@ class ReplayProxy:
                     return
                 except OSError:  # the program hung up, or never sent its body
                     self.close_connection = True
-                    return
-                if self._refuse_unauthorized():
                     return
                 if self.path.rstrip("/").endswith("/chat/completions"):
                     status, payload = proxy.handle_call(dict(self.headers.items()), body)
