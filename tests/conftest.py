@@ -36,6 +36,12 @@ def _no_data_dir_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGENTRACER_DATA_DIR", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _own_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """The recording signing key lives in a config directory of the test run, not the user's."""
+    monkeypatch.setenv("AGENTRACER_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "config"))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return _require_data()

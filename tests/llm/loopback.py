@@ -8,6 +8,7 @@ Each request pops the next scripted reply; when the script is empty it answers w
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,9 @@ class Reply:
     body: Any = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as is instead of `body` (HTML pages, invalid JSON)
+    content_type: str = "application/json"
+    cut: bool = False  # announce the whole payload, send half of it, close the connection
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -87,14 +91,22 @@ class ScriptedServer:
             def _send(self, reply: Reply) -> None:
                 if reply.delay:
                     time.sleep(reply.delay)
-                payload = json.dumps(reply.body if reply.body is not None else {}).encode()
+                payload = reply.raw
+                if payload is None:
+                    payload = json.dumps(reply.body if reply.body is not None else {}).encode()
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", reply.content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
+                    if reply.cut:
+                        self.wfile.write(payload[: len(payload) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
@@ -108,6 +120,23 @@ class ScriptedServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+HTML_PAGE = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+def garbage(kind: str) -> Reply:
+    """A 200 that is not a usable chat completion: `html`, `invalid-json`, `number-content`,
+    `null-content`, or `cut` (the connection closes halfway through the answer)."""
+    if kind == "html":
+        return Reply(raw=HTML_PAGE, content_type="text/html")
+    if kind == "invalid-json":
+        return Reply(raw=b'{"id": "x", "choices": [', content_type="application/json")
+    if kind == "cut":
+        return Reply(body=completion("this answer never arrives whole " * 20), cut=True)
+    body = completion("")
+    body["choices"][0]["message"]["content"] = 42 if kind == "number-content" else None
+    return Reply(body=body)
 
 
 def error(status: int, message: str, **extra: Any) -> Reply:

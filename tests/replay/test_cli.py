@@ -39,9 +39,8 @@ def _record(server: ScriptedServer, out: Path, *flags: str):
 def test_record_replay_annotate_eval(arithmetic_server: ScriptedServer, tmp_path: Path) -> None:
     result = _record(arithmetic_server, tmp_path / "rec")
     assert result.exit_code == 0, result.output
-    assert (
-        "3 model calls (0 recorded, 0 substituted, 3 live), outcome failure"
-        in result.stdout.replace("\n", " ")
+    assert "3 model calls (0 recorded, 0 substituted, 3 live), outcome failure" in " ".join(
+        result.stdout.split()
     )
     assert "call 1 [live] Worker: The sum of the two numbers is 6." in result.stdout
 
@@ -50,7 +49,7 @@ def test_record_replay_annotate_eval(arithmetic_server: ScriptedServer, tmp_path
         "--model", "openai/scripted", "--base-url", arithmetic_server.base_url, "--out", str(tmp_path / "rep"),
     ])  # fmt: skip
     assert fixed.exit_code == 0, fixed.output
-    assert "(1 recorded, 1 substituted, 1 live), outcome success" in fixed.stdout.replace("\n", " ")
+    assert "(1 recorded, 1 substituted, 1 live), outcome success" in " ".join(fixed.stdout.split())
 
     shown = runner.invoke(app, ["show", str(tmp_path / "rep")])
     assert shown.exit_code == 0 and "Worker" in shown.stdout and "checker (tool)" in shown.stdout

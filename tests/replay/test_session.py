@@ -138,7 +138,7 @@ def test_api_keys_never_reach_the_recording(
     record(team("--print-key"), upstream, tmp_path / "rec")
     for file in (tmp_path / "rec").iterdir():
         assert secret not in file.read_text(), file.name
-    assert "KEY: agentracer-proxy-no-key" in (tmp_path / "rec" / "mas.stdout").read_text()
+    assert "KEY: agentracer-run-" in (tmp_path / "rec" / "mas.stdout").read_text()
 
 
 def test_a_killed_recorder_leaves_a_loadable_event_log(
@@ -177,3 +177,37 @@ def test_a_python_check_function(upstream: FakeUpstream, tmp_path: Path) -> None
     assert raised.status == "failure" and "RuntimeError" in raised.message
     program.check = "py:tests.replay.programs.checks:absent"
     assert record(program, upstream, tmp_path / "c").outcome.status == "check-missing"
+
+
+class FlakyUpstream(FakeUpstream):
+    """Fails its second request once (the program's SDK retries the 502)."""
+
+    def complete(self, body):
+        if len(self.calls) == 1 and not getattr(self, "failed_once", False):
+            self.failed_once = True
+            self.calls.append(body)
+            from agentracer.errors import LLMError
+
+            raise LLMError("a passing hiccup")
+        return super().complete(body)
+
+
+def test_a_failed_call_consumes_no_index_and_replay_at_reaches_every_call(
+    tmp_path: Path,
+) -> None:
+    recording = record(team(), FlakyUpstream(), tmp_path / "rec")
+    assert recording.outcome.status == "success"
+    assert [c.index for c in recording.calls()] == [0, 1, 2]
+    replayed = replay(tmp_path / "rec", 2, "approved", FakeUpstream(), tmp_path / "rep")
+    assert [c.origin for c in replayed.calls()] == ["recorded", "recorded", "substituted"]
+
+
+def test_the_program_gets_the_run_token_never_the_key(
+    upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-key-0123456789")
+    monkeypatch.setenv("MY_COPY_OF_THE_KEY", "sk-real-key-0123456789")
+    recording = record(team("--print-key"), upstream, tmp_path / "rec")
+    printed = (tmp_path / "rec" / "mas.stdout").read_text()
+    assert "KEY: agentracer-run-" in printed and "sk-real-key" not in printed
+    assert recording.isolation  # what was isolated, or why not

@@ -183,3 +183,18 @@ def test_a_log_that_never_fits_raises_a_clear_error() -> None:
         ContextLengthError, match=r"does not fit .* even after shortening it 4 times"
     ):
         _run(AllAtOnceTracer(ChatModel(backend)))
+
+
+def test_an_unknown_window_caps_what_is_sent() -> None:
+    steps = list(TRAJECTORY.steps)
+    steps[0] = steps[0].model_copy(update={"content": "x" * 20_000_000})  # a 20 MB step
+    huge = TRAJECTORY.model_copy(update={"steps": steps})
+    backend = ScriptedBackend(lambda r: "Agent Name: Orchestrator\nStep Number: 0")
+    verdict = _run(AllAtOnceTracer(ChatModel(backend)), huge)
+    assert len(backend.requests) == 1
+    sent = sum(len(m["content"]) for m in backend.requests[0].messages)
+    assert sent <= 512_000
+    assert any("512000-character cap" in note for note in verdict.notes)
+    smaller = AllAtOnceTracer(ChatModel(backend), LLMTracerOptions(max_prompt_chars=50_000))
+    _run(smaller, huge)
+    assert sum(len(m["content"]) for m in backend.requests[-1].messages) <= 50_000

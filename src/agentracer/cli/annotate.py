@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import BaseUrlOpt, TimeoutOpt, app, err, out, user_errors
+from agentracer.cli.trust import YesOpt, confirm_stored_commands
 from agentracer.datasets.builder import JSONL_FILE, AnnotateOptions, AnnotateReport, annotate
 from agentracer.errors import AgenTracerError
 from agentracer.llm import ConnectionSettings, get_model
@@ -50,14 +51,20 @@ def annotate_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="seed for sampling injection steps")] = 0,
     timeout: TimeoutOpt = 120.0,
+    yes: Annotated[bool, YesOpt] = False,
 ) -> None:
     """Label recordings (failed: counterfactual replay; successful: fault injection) into a
-    Who&When-schema dataset that `agentracer eval --bench DIR` scores."""
+    Who&When-schema dataset that `agentracer eval --bench DIR` scores.
+
+    Replaying runs each recording's command and check: unasked only for recordings you made
+    on this machine and did not change; the others are shown and run once you confirm (--yes).
+    """
     if strategy not in ("linear", "ranked"):
         raise AgenTracerError(f"--strategy must be linear or ranked, not {strategy!r}")
     unknown = [name for name in operator or [] if name not in OPERATORS]
     if unknown:
         raise AgenTracerError(f"unknown operator {unknown[0]!r}; known: {', '.join(OPERATORS)}")
+    confirm_stored_commands(recordings, yes)
     connection = ConnectionSettings(base_url=base_url, timeout=timeout)
     analyzer_model = get_model(analyzer or default_model_name(connection), connection)
     attacker_model = ModelAttacker(get_model(attacker, connection)) if attacker else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -30,6 +30,7 @@ from agentracer.cli.common import (
 )
 from agentracer.evaluation import RunConfig, evaluate
 from agentracer.evaluation.report import accuracy_table, comparison_table, expectation_table
+from agentracer.evaluation.runner import NO_GOLD_LABEL, RunOutcome
 from agentracer.formats import load_benchmark
 from agentracer.formats.benchmarks import (
     BENCH_SUBSETS,
@@ -133,7 +134,45 @@ def eval_command(
         )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
-        return
+    else:
+        _print_tables(summary, tracer, bench)
+        out.print(
+            f"{outcome.computed} computed, {outcome.resumed} resumed, {len(outcome.skipped)} skipped, "
+            f"{len(outcome.failed)} failed; run directory: {escape(str(run_dir))}"
+        )
+    raise typer.Exit(_exit_code(outcome))
+
+
+# Exit codes of `eval` (README, "Exit codes"): 0 every labelled trajectory scored; 1 nothing could
+# be scored; 2 a usage or input error; 3 some trajectories failed (re-run to retry them).
+NOTHING_SCORED = 1
+SOME_FAILED = 3
+
+
+def _exit_code(outcome: RunOutcome) -> int:
+    """Say on the terminal why a run is not a full success, and the exit code for it."""
+    if not outcome.results:
+        # Records that did not load were printed as warnings before the run; these were not.
+        labelless = [s for s in outcome.skipped if s["error"] == NO_GOLD_LABEL]
+        for skip in labelless[:20]:
+            err.print(f"skipped {escape(skip['path'])}: {NO_GOLD_LABEL}", soft_wrap=True)
+        err.print(
+            f"[red]error:[/red] nothing could be scored: {len(outcome.failed)} failed, "
+            f"{len(outcome.skipped)} skipped (reasons above); no accuracy was measured",
+            soft_wrap=True,
+        )
+        return NOTHING_SCORED
+    if outcome.failed:
+        err.print(
+            f"[yellow]{len(outcome.failed)} trajectories failed (reasons above) and are not "
+            "scored; run the same command again to retry them[/yellow]",
+            soft_wrap=True,
+        )
+        return SOME_FAILED
+    return 0
+
+
+def _print_tables(summary: dict[str, Any], tracer: str, bench: str) -> None:
     out.print(
         rich_table(*accuracy_table(summary), title=f"{tracer} on {bench} ({summary['setting']})")
     )
@@ -141,7 +180,3 @@ def eval_command(
     expectation = expectation_table(summary)
     if expectation is not None:
         out.print(rich_table(*expectation, title="analytic expectation"))
-    out.print(
-        f"{outcome.computed} computed, {outcome.resumed} resumed, {len(outcome.skipped)} skipped, "
-        f"{len(outcome.failed)} failed; run directory: {escape(str(run_dir))}"
-    )

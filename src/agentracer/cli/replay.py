@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import BaseUrlOpt, ModelOpt, TimeoutOpt, app, err, out, user_errors
+from agentracer.cli.trust import IsolateOpt, YesOpt, confirm_stored_commands, warn_unisolated
 from agentracer.errors import AgenTracerError
 from agentracer.llm import ConnectionSettings
 from agentracer.llm.client import default_model_name
@@ -43,6 +44,7 @@ def _summary(recording: Recording, directory: Path) -> None:
     )
     if recording.outcome.message:
         err.print(f"[yellow]{escape(recording.outcome.message)}[/yellow]")
+    warn_unisolated(recording)
     for call in calls:
         text = " ".join(call.content().split())[:100]
         out.print(
@@ -69,6 +71,7 @@ def record_command(
     ] = None,
     run_timeout: RunTimeoutOpt = 600.0,
     timeout: TimeoutOpt = 120.0,
+    isolate: Annotated[bool, IsolateOpt] = True,
 ) -> None:
     """Run a multi-agent program with its model calls going through the recording proxy.
 
@@ -76,7 +79,11 @@ def record_command(
     --out rec -- python -m agentracer.systems.math_team run --problem add
     """
     program = Program(
-        command=command, check=check, timeout=run_timeout, agent_patterns=agent_pattern or []
+        command=command,
+        check=check,
+        timeout=run_timeout,
+        agent_patterns=agent_pattern or [],
+        isolate=isolate,
     )
     recording = record(program, _upstream(model, base_url, timeout), out_dir)
     _summary(recording, out_dir)
@@ -102,8 +109,14 @@ def replay_command(
         float | None, typer.Option("--run-timeout", help="seconds before the program is killed")
     ] = None,
     timeout: TimeoutOpt = 120.0,
+    isolate: Annotated[bool, IsolateOpt] = True,
+    yes: Annotated[bool, YesOpt] = False,
 ) -> None:
-    """Re-run a recorded program: calls before AT from the recording, AT replaced, later calls live."""
+    """Re-run a recorded program: calls before AT from the recording, AT replaced, later calls live.
+
+    The recording's command and check run again: unasked only when you recorded it on this
+    machine and it is unchanged; otherwise they are shown and run once you confirm (--yes).
+    """
     if on_divergence not in ("fail", "live"):
         raise AgenTracerError(f"--on-divergence must be fail or live, not {on_divergence!r}")
     policy: Literal["fail", "live"] = "fail" if on_divergence == "fail" else "live"
@@ -115,8 +128,9 @@ def replay_command(
             raise AgenTracerError(f"--tool-calls is not valid JSON ({error.msg})") from None
         if not isinstance(calls, list):
             raise AgenTracerError("--tool-calls must be a JSON list")
+    confirm_stored_commands([recording_dir], yes)
     recording = replay(
         recording_dir, at, content, _upstream(model, base_url, timeout), out_dir,
-        on_divergence=policy, timeout=run_timeout, tool_calls=calls,
+        on_divergence=policy, timeout=run_timeout, tool_calls=calls, isolate=isolate,
     )  # fmt: skip
     _summary(recording, out_dir)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TextIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentracer.errors import AgenTracerError, RunDirectoryError
+from agentracer.evaluation.lock import RunLock
 from agentracer.evaluation.metrics import Score, score_verdict
 from agentracer.formats.benchmarks import Benchmark
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
@@ -28,6 +29,7 @@ CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 TABLE_FILE = "results.md"
+NO_GOLD_LABEL = "no gold label"
 
 
 class RunConfig(BaseModel):
@@ -79,46 +81,80 @@ def prepare_run_dir(out_dir: Path, config: RunConfig) -> dict[str, RecordResult]
     """Create or reopen `out_dir`; returns the results already finished there."""
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = out_dir / CONFIG_FILE
-    if config_path.exists():
-        try:
-            previous = RunConfig.model_validate_json(config_path.read_text(encoding="utf-8"))
-        except ValidationError:
-            raise RunDirectoryError(
-                "holds a config.json this version cannot read; use another --out", path=out_dir
-            ) from None
-        if previous.identity() != config.identity():
-            differing = [
-                k for k in config.IDENTITY if previous.identity()[k] != config.identity()[k]
-            ]
-            raise RunDirectoryError(
-                f"holds a run with a different {', '.join(differing)} "
-                f"({json.dumps({k: previous.identity()[k] for k in differing})}); "
-                "use another --out to start a new run",
-                path=out_dir,
-            )
-    config_path.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    return read_results(out_dir / RESULTS_FILE)
+    previous = _read_config(config_path)
+    if previous is not None and previous.identity() != config.identity():
+        differing = [k for k in config.IDENTITY if previous.identity()[k] != config.identity()[k]]
+        raise RunDirectoryError(
+            f"holds a run with a different {', '.join(differing)} "
+            f"({json.dumps({k: previous.identity()[k] for k in differing})}); "
+            "use another --out to start a new run",
+            path=out_dir,
+        )
+    finished = read_results(out_dir / RESULTS_FILE)
+    if previous is None and finished:
+        _check_recovered(out_dir, config, finished)
+    _write_atomically(config_path, config.model_dump_json(indent=2))
+    return finished
+
+
+def _read_config(path: Path) -> RunConfig | None:
+    """The run's `config.json`, or None when there is none or it was torn by a kill (it is
+    rewritten; the results say whose they are, see `_check_recovered`)."""
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValueError, RecursionError):  # torn, cut inside a character, or empty
+        return None
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError:
+        raise RunDirectoryError(
+            "holds a config.json this version cannot read; use another --out", path=path.parent
+        ) from None
+
+
+def _check_recovered(out_dir: Path, config: RunConfig, finished: dict[str, RecordResult]) -> None:
+    """With config.json lost, keep the finished results only if they are this tracer's."""
+    others = {r.verdict.tracer for r in finished.values()} - {config.tracer}
+    if others:
+        raise RunDirectoryError(
+            f"lost its config.json and holds results of {', '.join(sorted(others))}, "
+            f"not {config.tracer}; use another --out",
+            path=out_dir,
+        )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `path` whole or not at all (a kill mid-write leaves the old file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def read_results(path: Path) -> dict[str, RecordResult]:
-    """Finished results keyed by trajectory id; a torn last line (from a kill) is dropped."""
+    """Finished results keyed by trajectory id. A torn line (from a kill, possibly cut inside
+    a multi-byte character) is dropped, and only that line."""
     if not path.exists():
         return {}
     results: dict[str, RecordResult] = {}
     good_lines: list[str] = []
     torn = False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
+    for raw in path.read_bytes().split(b"\n"):
+        if not raw.strip():
             continue
         try:
-            result = RecordResult.model_validate_json(line)
-        except ValidationError:
+            result = RecordResult.model_validate_json(raw.decode("utf-8"))
+        except (ValidationError, UnicodeDecodeError):
             torn = True
             continue
         results[result.id] = result
-        good_lines.append(line)
+        good_lines.append(result.model_dump_json())
     if torn:  # rewrite so later appends follow a clean line
-        path.write_text("".join(f"{line}\n" for line in good_lines), encoding="utf-8")
+        _write_atomically(path, "".join(f"{line}\n" for line in good_lines))
     return results
 
 
@@ -126,6 +162,15 @@ def _append(handle: TextIO, result: RecordResult) -> None:
     handle.write(result.model_dump_json() + "\n")
     handle.flush()
     os.fsync(handle.fileno())
+
+
+def failure_reason(error: Exception) -> str:
+    """One line saying why a trajectory failed: our own message, or the exception's type and
+    text for anything unexpected (a bug in a tracer, a malformed record)."""
+    if isinstance(error, AgenTracerError):
+        return error.one_line()
+    text = " ".join(str(error).split())[:300]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 async def _attribute_one(
@@ -154,17 +199,29 @@ async def run_evaluation(
 ) -> RunOutcome:
     """Attribute every labelled trajectory of `benchmark` not yet finished in `out_dir`.
 
-    Records that failed to load, or have no gold label, are reported in `skipped`; a tracer
-    error on one trajectory is reported in `failed` and retried on the next run. `on_result`
-    is called once per trajectory (None for one that failed), e.g. to advance a progress bar.
+    Records that failed to load, or have no gold label, are reported in `skipped`; any error
+    on one trajectory (model, parser, record) is reported in `failed` and retried on the next
+    run. `on_result` is called once per trajectory (None for one that failed), e.g. to advance
+    a progress bar. The run directory is locked for the duration (see `RunLock`).
     """
+    with RunLock(out_dir):
+        return await _run_locked(benchmark, tracer, config, out_dir, on_result)
+
+
+async def _run_locked(
+    benchmark: Benchmark,
+    tracer: Tracer,
+    config: RunConfig,
+    out_dir: Path,
+    on_result: Callable[[RecordResult | None], None] | None,
+) -> RunOutcome:
     finished = prepare_run_dir(out_dir, config)
     skipped = [{"path": e.path or "", "error": e.message} for e in benchmark.problems()]
     todo: list[tuple[str, Trajectory]] = []
     results: dict[str, RecordResult] = {}
     for subset, trajectory in benchmark.trajectories():
         if trajectory.label is None:
-            skipped.append({"path": trajectory.id, "error": "no gold label"})
+            skipped.append({"path": trajectory.id, "error": NO_GOLD_LABEL})
         elif trajectory.id in finished:
             results[trajectory.id] = finished[trajectory.id]
         else:
@@ -177,8 +234,8 @@ async def run_evaluation(
         async with semaphore:
             try:
                 result = await _attribute_one(tracer, trajectory, subset, config)
-            except AgenTracerError as error:
-                failed.append({"id": trajectory.id, "error": error.one_line()})
+            except Exception as error:  # any failure of one trajectory is that one's alone
+                failed.append({"id": trajectory.id, "error": failure_reason(error)})
                 if on_result:
                     on_result(None)
                 return

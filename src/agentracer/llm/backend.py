@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Protocol
 
 from agentracer.errors import ContextLengthError
@@ -14,10 +15,13 @@ class Backend(Protocol):
 
     `context_window` is the model's window in tokens when known (None: unknown, rely on the
     server's context-length error). `supports_grammar` says whether `ChatRequest.grammar` is
-    honoured.
+    honoured. `identity` names what answers (an endpoint's base URL, a model file's path,
+    size and modification time): it is part of the cache key, so two servers or two checkpoints
+    behind one model name never share cached answers.
     """
 
     name: str
+    identity: str
     context_window: int | None
     supports_grammar: bool
 
@@ -60,6 +64,19 @@ def context_error(message: str, body: object = None) -> ContextLengthError | Non
     if "context length" in lowered or "context window" in lowered or "too many tokens" in lowered:
         return ContextLengthError(message)
     return None
+
+
+def file_identity(path: Path) -> str:
+    """A model file's or directory's identity for the cache: its path, and the size and
+    modification time of it (for a directory: of every file directly in it), so a retrained
+    checkpoint at the same path is not served the old one's answers."""
+    path = path.expanduser()
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    except OSError:
+        parts = []
+    return f"file:{path.resolve()}|" + ",".join(parts)
 
 
 def _int(value: object) -> int | None:

@@ -51,14 +51,14 @@ class ChatModel:
     async def chat(self, request: ChatRequest) -> ChatResponse:
         if not self.constrain and request.grammar is not None:
             request = request.model_copy(update={"grammar": None})
-        key = request.cache_key(self.name)
+        key = request.cache_key(self.name, getattr(self.backend, "identity", ""))
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             hit = hit.model_copy(update={"cached": True})
             self.usage = self.usage + usage_of(hit)
             return hit
         async with self._limit():
             response = await self.backend.complete(request)
-        if self.cache is not None:
+        if self.cache is not None and usable(response):
             self.cache.put(key, response)
         self.usage = self.usage + usage_of(response)
         return response
@@ -72,6 +72,12 @@ class ChatModel:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+def usable(response: ChatResponse) -> bool:
+    """Whether an answer may be cached: it holds text. A null or empty answer (e.g. from a
+    failing server) is asked again next time instead of being served from the cache."""
+    return bool(response.text.strip())
 
 
 def usage_of(response: ChatResponse) -> Usage:

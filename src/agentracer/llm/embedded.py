@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentracer.errors import LLMError, ModelNotFoundError
-from agentracer.llm.backend import context_error
+from agentracer.llm.backend import context_error, file_identity
 from agentracer.llm.types import ChatRequest, ChatResponse
 
 PROVIDER = "local"
@@ -41,6 +41,7 @@ class EmbeddedBackend:
             raise ModelNotFoundError(f"no model file at {model_path}")
         self.model_path = model_path
         self.name = f"{PROVIDER}/{name}"
+        self.identity = file_identity(model_path)
         self.context_window: int | None = context_window
         self.parallel = parallel
         self.threads = threads or os.cpu_count() or 1

@@ -19,6 +19,7 @@ from agentracer.errors import (
     ContextLengthError,
     ModelNotFoundError,
 )
+from agentracer.llm.backend import file_identity
 from agentracer.llm.types import ChatRequest, ChatResponse
 
 PROVIDER = "hf"
@@ -36,6 +37,7 @@ class HFBackend:
             )
         self.path = path
         self.name = f"{PROVIDER}/{path}"
+        self.identity = file_identity(path)
         self.context_window: int | None = None
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()

@@ -11,6 +11,7 @@ import os
 import time
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from agentracer.errors import LLMError, ModelNotFoundError, ModelUnavailableError
 from agentracer.llm.backend import context_error
@@ -46,6 +47,9 @@ class OpenAIBackend:
         )
         self._where = self.base_url or "api.openai.com"
         self._retries = connection.max_retries
+        # Which server answers: part of the cache key, so two endpoints serving the same model
+        # name never share answers.
+        self.identity = f"endpoint:{(self.base_url or 'https://api.openai.com/v1').rstrip('/')}"
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         extra_body = {"grammar": request.grammar} if request.grammar else None
@@ -53,7 +57,7 @@ class OpenAIBackend:
         try:
             completion = await self.client.chat.completions.create(
                 model=self.model,
-                messages=request.messages,  # type: ignore[arg-type]
+                messages=_sendable(request.messages),  # type: ignore[arg-type]
                 temperature=request.temperature,
                 max_tokens=request.max_tokens,
                 seed=request.seed,
@@ -61,17 +65,39 @@ class OpenAIBackend:
             )
         except openai.APIError as error:
             raise self._translate(error) from None
+        except Exception as error:  # a broken answer (HTML page, invalid JSON, a torn body)
+            raise self._broken(error) from None
         seconds = time.perf_counter() - started
+        return self._response(completion, seconds)
+
+    def _response(self, completion: object, seconds: float) -> ChatResponse:
+        """The answer as a `ChatResponse`, or an `LLMError` saying what was wrong with it."""
+        where = f"{self.name} at {self._where}"
+        if not isinstance(completion, ChatCompletion):
+            kind = type(completion).__name__
+            raise LLMError(f"{where} answered something that is not a chat completion ({kind})")
         if not completion.choices:
-            raise LLMError(f"{self.name} at {self._where} returned no choices")
+            raise LLMError(f"{where} returned no choices")
         choice = completion.choices[0]
+        content = getattr(choice.message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise LLMError(
+                f"{where} answered a message whose content is a {type(content).__name__}, not text"
+            )
         usage = completion.usage
         return ChatResponse(
-            text=choice.message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            text=content or "",
+            prompt_tokens=_count(getattr(usage, "prompt_tokens", 0)),
+            completion_tokens=_count(getattr(usage, "completion_tokens", 0)),
             seconds=seconds,
-            finish_reason=choice.finish_reason,
+            finish_reason=choice.finish_reason if isinstance(choice.finish_reason, str) else None,
+        )
+
+    def _broken(self, error: Exception) -> LLMError:
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        return LLMError(
+            f"{self.name} at {self._where} gave an answer that cannot be read "
+            f"({type(error).__name__}: {detail})"
         )
 
     def _translate(self, error: openai.APIError) -> LLMError:
@@ -81,12 +107,18 @@ class OpenAIBackend:
                 f"{self.name} at {where} timed out {tries}; raise --timeout"
             )
         if isinstance(error, openai.APIConnectionError):
+            if _broke_off(error):
+                return ModelUnavailableError(
+                    f"{where} closed the connection before its answer was complete {tries} "
+                    f"({type(error.__cause__).__name__}): the server may have crashed or "
+                    "restarted; check its log and run again"
+                )
             return ModelUnavailableError(
                 f"cannot reach {where} {tries}: is the server running? (check --base-url / OPENAI_BASE_URL)"
             )
         if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
             return ModelUnavailableError(
-                f"{where} rejected the API key (HTTP {error.status_code}): set OPENAI_API_KEY or --api-key"
+                f"{where} rejected the API key (HTTP {error.status_code}): set OPENAI_API_KEY to a key it accepts"
             )
         if isinstance(error, openai.NotFoundError):
             return ModelNotFoundError(f"model {self.model!r} not found at {where} (HTTP 404)")
@@ -105,3 +137,27 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+# A connection that was made and then broke (the server died mid-answer) is not "cannot reach".
+_BROKEN_OFF = ("RemoteProtocolError", "ReadError", "ProtocolError")
+
+
+def _broke_off(error: openai.APIConnectionError) -> bool:
+    cause = error.__cause__
+    return cause is not None and type(cause).__name__ in _BROKEN_OFF
+
+
+def _sendable(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Messages that can be sent as UTF-8: a lone surrogate (a cut emoji) becomes U+FFFD."""
+    return [
+        {
+            key: text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            for key, text in m.items()
+        }
+        for m in messages
+    ]
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

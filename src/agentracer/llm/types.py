@@ -20,11 +20,15 @@ class ChatRequest(BaseModel):
     seed: int | None = 0
     grammar: str | None = None
 
-    def cache_key(self, model: str) -> str:
-        """Digest of everything that determines the answer: model name, messages, sampling."""
-        payload = {"model": model, **self.model_dump(mode="json")}
-        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        return hashlib.sha256(encoded).hexdigest()
+    def cache_key(self, model: str, endpoint: str = "") -> str:
+        """Digest of everything that determines the answer: model name, the endpoint or model
+        file that serves it (`endpoint`, see `Backend.identity`), messages, sampling.
+
+        Text is encoded with `surrogatepass`, so a lone surrogate (a cut emoji) in a prompt
+        gives a key instead of an error."""
+        payload = {"model": model, "endpoint": endpoint, **self.model_dump(mode="json")}
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ChatResponse(BaseModel):

@@ -6,12 +6,21 @@ to stream), `GET /v1/models`, and `POST /agentracer/events`, where a program may
 results and its task. Every call is numbered in order of arrival, answered by the policy
 (live, recorded or substituted), and appended to the event log at once. It binds to loopback
 only and never sees the real API key (the upstream holds it).
+
+Every route answers only requests carrying the run's own random token
+(`Authorization: Bearer <token>`, the placeholder key the program is given): another local
+process cannot spend the key behind the proxy, list its model, or plant events in the
+recording; it gets a 401. A call that fails (the model is down, the request diverged) gives
+its index back, so the next call takes it and a recording's calls are numbered without holes.
 """
 
 from __future__ import annotations
 
+import heapq
+import hmac
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -22,8 +31,17 @@ from agentracer.errors import LLMError
 from agentracer.replay.agents import identify_agent
 from agentracer.replay.policy import DivergenceError, Policy
 from agentracer.replay.recording import EventLog, ModelCall, Task, ToolEvent
+from agentracer.replay.wire import BadRequest, check_chat_request, read_json_body
 
 HOST = "127.0.0.1"
+TOKEN_PREFIX = "agentracer-run-"
+# A program that opens a connection and never finishes its request does not hold a thread forever.
+REQUEST_TIMEOUT = 60.0
+
+
+def new_token() -> str:
+    """A fresh random token for one run: the only key the proxy accepts."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(24)
 
 
 def encode(obj: Any) -> bytes:
@@ -68,7 +86,9 @@ class ReplayProxy:
         *,
         model_name: str,
         patterns: Sequence[tuple[re.Pattern[str], str]] = (),
+        token: str | None = None,
     ) -> None:
+        self.token = token or new_token()
         self.policy = policy
         self.log = log
         self.model_name = model_name
@@ -79,6 +99,8 @@ class ReplayProxy:
         self.divergences: list[str] = []  # frozen calls refused because the request changed
         self._lock = threading.Lock()
         self._next_index = 0
+        self._returned: list[int] = []  # indices given back by failed calls, smallest first
+        self._recorded = 0
         self.server = ThreadingHTTPServer((HOST, 0), self._handler())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -93,7 +115,27 @@ class ReplayProxy:
 
     @property
     def call_count(self) -> int:
-        return self._next_index
+        """Model calls answered (and recorded) so far."""
+        return self._recorded
+
+    def authorized(self, headers: Any) -> bool:
+        """Whether a request carries this run's token (`Authorization: Bearer <token>`)."""
+        scheme, _, credential = str(headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credential.strip().encode(), self.token.encode())
+
+    def _take_index(self) -> int:
+        with self._lock:
+            if self._returned:
+                return heapq.heappop(self._returned)
+            index = self._next_index
+            self._next_index += 1
+            return index
+
+    def _give_back(self, index: int) -> None:
+        with self._lock:
+            heapq.heappush(self._returned, index)
 
     def start(self) -> ReplayProxy:
         self._thread.start()
@@ -107,24 +149,35 @@ class ReplayProxy:
         with self._lock:
             self.events.append(event)
             self.log.append(event.model_dump(mode="json"))
+            if isinstance(event, ModelCall):
+                self._recorded += 1
 
     def handle_call(
         self, headers: dict[str, str], body: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
         """Answer one chat completion: (HTTP status, JSON body)."""
+        try:
+            check_chat_request(body)
+        except BadRequest as error:
+            return error.status, {"error": {"message": error.reason, "type": "invalid_request"}}
         agent, source = identify_agent(headers, body, self.patterns)
-        with self._lock:
-            index = self._next_index
-            self._next_index += 1
+        index = self._take_index()
         started = time.perf_counter()
         try:
             response, origin, diverged = self.policy.respond(index, body)
         except DivergenceError as error:
+            self._give_back(index)
             self.divergences.append(error.message)
             return 409, {"error": {"message": error.message, "type": "agentracer_divergence"}}
-        except LLMError as error:
-            self.errors.append(error.one_line())
-            return 502, {"error": {"message": error.one_line(), "type": "agentracer_upstream"}}
+        except Exception as error:  # the model failed, or answered nothing usable
+            self._give_back(index)
+            message = (
+                error.one_line()
+                if isinstance(error, LLMError)
+                else (f"upstream failed ({type(error).__name__}: {error})")
+            )
+            self.errors.append(message)
+            return 502, {"error": {"message": message, "type": "agentracer_upstream"}}
         call = ModelCall(
             index=index,
             agent=agent,
@@ -165,17 +218,10 @@ class ReplayProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = REQUEST_TIMEOUT
 
             def log_message(self, *args: Any) -> None:  # the program's output stays clean
                 pass
-
-            def _body(self) -> dict[str, Any] | None:
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except json.JSONDecodeError:
-                    return None
-                return body if isinstance(body, dict) else None
 
             def _send_json(self, status: int, payload: Any) -> None:
                 data = encode(payload)
@@ -197,7 +243,22 @@ class ReplayProxy:
                 self.wfile.flush()
                 self.close_connection = True
 
+            def _refuse_unauthorized(self) -> bool:
+                if proxy.authorized(self.headers):
+                    return False
+                self._send_json(
+                    401,
+                    {"error": {
+                        "message": "this proxy answers only its own run: send the OPENAI_API_KEY "
+                        "it gave the program as 'Authorization: Bearer <key>'",
+                        "type": "invalid_api_key",
+                    }},
+                )  # fmt: skip
+                return True
+
             def do_GET(self) -> None:
+                if self._refuse_unauthorized():
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     model = {"id": proxy.model_name, "object": "model", "owned_by": "agentracer"}
                     self._send_json(200, {"object": "list", "data": [model]})
@@ -205,12 +266,19 @@ class ReplayProxy:
                     self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
             def do_POST(self) -> None:
-                body = self._body()
-                if body is None:
-                    self._send_json(
-                        400, {"error": {"message": "the request body is not a JSON object"}}
-                    )
-                elif self.path.rstrip("/").endswith("/chat/completions"):
+                if self._refuse_unauthorized():  # before reading a stranger's body
+                    self.close_connection = True
+                    return
+                try:
+                    body = read_json_body(self.headers, self.rfile)
+                except BadRequest as error:
+                    self.close_connection = True  # what is left of the body cannot be trusted
+                    self._send_json(error.status, {"error": {"message": error.reason}})
+                    return
+                except OSError:  # the program hung up, or never sent its body
+                    self.close_connection = True
+                    return
+                if self.path.rstrip("/").endswith("/chat/completions"):
                     status, payload = proxy.handle_call(dict(self.headers.items()), body)
                     if status == 200 and body.get("stream"):
                         include_usage = bool(

@@ -123,9 +123,29 @@ class Recording(_Model):
     events: list[Event] = Field(default_factory=list)
     outcome: Outcome = Field(default_factory=lambda: Outcome(status="interrupted"))
     replay: ReplayInfo | None = None
+    isolation: str = Field(default="", description="how the program was isolated, or why not")
+    signature: str | None = Field(
+        default=None, description="HMAC of the commands by the recording user (replay.signing)"
+    )
 
     def calls(self) -> list[ModelCall]:
-        return [e for e in self.events if isinstance(e, ModelCall)]
+        """The model calls in index order."""
+        return sorted(
+            (e for e in self.events if isinstance(e, ModelCall)), key=lambda call: call.index
+        )
+
+
+def renumbered(events: list[Any]) -> list[Any]:
+    """`events` with the model calls numbered 0, 1, 2, ... in index order: a call that failed
+    and was never retried leaves no hole (the proxy already reuses such indices)."""
+    order = sorted(
+        (i for i, e in enumerate(events) if isinstance(e, ModelCall)), key=lambda i: events[i].index
+    )
+    fixed = list(events)
+    for new_index, position in enumerate(order):
+        if fixed[position].index != new_index:
+            fixed[position] = fixed[position].model_copy(update={"index": new_index})
+    return fixed
 
 
 class EventLog:
@@ -182,7 +202,8 @@ def load(path: str | Path) -> Recording:
         fields = {**header.get("recording", {}), "events": events}
         if tasks:
             fields["task"] = tasks[-1]
-        return Recording.model_validate(fields)
+        recovered = Recording.model_validate(fields)
+        return recovered.model_copy(update={"events": renumbered(recovered.events)})
     except (ValidationError, json.JSONDecodeError) as error:
         raise TraceFormatError(
             f"unreadable recording ({str(error).splitlines()[0]})", path=directory

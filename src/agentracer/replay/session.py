@@ -1,7 +1,9 @@
 """Run a multi-agent program behind the proxy and judge the run: `record` and `replay`.
 
-The program runs in its own process group with `OPENAI_BASE_URL` pointed at the proxy and a
-placeholder `OPENAI_API_KEY`; a time limit kills the whole group. Afterwards the check runs: a
+The program runs in its own process group, and where the system allows in its own PID and
+mount namespaces with its own /proc (see `replay.isolation`), with `OPENAI_BASE_URL` pointed
+at the proxy and, as `OPENAI_API_KEY`, the run's random token (the only key the proxy
+accepts); the real key is removed from its environment. A time limit kills the whole group. Afterwards the check runs: a
 shell command (exit code 0 means success) with `AGENTRACER_MAS_STDOUT` naming the file that
 holds what the program printed, or `py:module:function`, a Python function called with the
 recording directory that returns whether the run succeeded.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,13 +25,16 @@ from typing import Any, Literal
 from agentracer.errors import AgenTracerError
 from agentracer.replay import recording as rec
 from agentracer.replay.agents import parse_patterns
+from agentracer.replay.isolation import Isolation, isolation
 from agentracer.replay.policy import LivePolicy, Policy, ReplayPolicy
 from agentracer.replay.proxy import ReplayProxy
 from agentracer.replay.recording import Outcome, Recording, ReplayInfo
+from agentracer.replay.signing import sign
 from agentracer.replay.upstream import Upstream
 
-PROXY_KEY = "agentracer-proxy-no-key"
 MISSING_COMMAND = 127
+# Never handed to the recorded program: it gets the run's token as its key instead.
+SCRUBBED_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 
 
 class RecordingExistsError(AgenTracerError):
@@ -45,6 +51,7 @@ class Program:
     timeout: float = 600.0
     check_timeout: float = 120.0
     agent_patterns: list[str] = field(default_factory=list)  # REGEX=AGENT
+    isolate: bool = True  # own PID/mount namespaces where the system allows (replay.isolation)
 
 
 def _fresh_dir(out_dir: Path) -> None:
@@ -53,27 +60,43 @@ def _fresh_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _program_env(proxy: ReplayProxy, out_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
+def _program_env(
+    proxy: ReplayProxy, out_dir: Path, secrets: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The recorder's environment minus every credential (by name, and any variable holding
+    one of `secrets`), plus the proxy's address and the run's token as the API key."""
+    known = {value for value in secrets if value} | {
+        os.environ[name] for name in SCRUBBED_ENV if os.environ.get(name)
+    }
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in SCRUBBED_ENV and value not in known
+    }
     env.update(
         OPENAI_BASE_URL=proxy.base_url,
         OPENAI_API_BASE=proxy.base_url,  # older clients
-        OPENAI_API_KEY=PROXY_KEY,  # the real key stays with the proxy's upstream
+        OPENAI_API_KEY=proxy.token,  # the real key stays with the proxy's upstream
+        AGENTRACER_PROXY_TOKEN=proxy.token,
         AGENTRACER_EVENTS_URL=proxy.events_url,
         AGENTRACER_RECORDING_DIR=str(out_dir),
     )
     return env
 
 
-def _run_program(program: Program, env: dict[str, str], out_dir: Path) -> tuple[int | None, str]:
+def _run_program(
+    program: Program, env: dict[str, str], out_dir: Path, isolated: Isolation
+) -> tuple[int | None, str]:
     """(exit code or None on timeout, message)."""
+    if shutil.which(program.command[0], path=env.get("PATH")) is None:
+        return MISSING_COMMAND, f"cannot start {program.command[0]!r}: no such program"
     with (
         (out_dir / rec.STDOUT_FILE).open("wb") as stdout,
         (out_dir / rec.STDERR_FILE).open("wb") as stderr,
     ):
         try:
             process = subprocess.Popen(
-                program.command,
+                [*isolated.prefix, *program.command],
                 cwd=program.cwd,
                 env=env,
                 stdout=stdout,
@@ -131,7 +154,9 @@ def _run_python_check(spec: str, out_dir: Path) -> Outcome:
     return Outcome(status="success" if success else "failure", success=success, mas_exit_code=0)
 
 
-def _run_check(program: Program, env: dict[str, str], out_dir: Path) -> Outcome:
+def _run_check(
+    program: Program, env: dict[str, str], out_dir: Path, isolated: Isolation
+) -> Outcome:
     if not program.check:
         return Outcome(status="unchecked", mas_exit_code=0, message="no check was given")
     if program.check.startswith(PY_CHECK):
@@ -139,8 +164,8 @@ def _run_check(program: Program, env: dict[str, str], out_dir: Path) -> Outcome:
     env = {**env, "AGENTRACER_MAS_STDOUT": str(out_dir / rec.STDOUT_FILE)}
     try:
         done = subprocess.run(
-            program.check, shell=True, cwd=program.cwd, env=env, capture_output=True,
-            timeout=program.check_timeout, check=False,
+            [*isolated.prefix, "/bin/sh", "-c", program.check], cwd=program.cwd, env=env,
+            capture_output=True, timeout=program.check_timeout, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         return Outcome(
@@ -166,6 +191,7 @@ def _judge(
     message: str,
     env: dict[str, str],
     out_dir: Path,
+    isolated: Isolation,
 ) -> Outcome:
     if proxy.divergences:
         return Outcome(status="diverged", mas_exit_code=exit_code, message=proxy.divergences[0])
@@ -180,7 +206,7 @@ def _judge(
         return Outcome(
             status="no-calls", mas_exit_code=0, message="the program never called the model"
         )
-    return _run_check(program, env, out_dir)
+    return _run_check(program, env, out_dir, isolated)
 
 
 def run_session(
@@ -190,10 +216,14 @@ def run_session(
     *,
     model_name: str,
     replay: ReplayInfo | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> Recording:
-    """Run `program` once behind a proxy answering with `policy`; write and return the recording."""
+    """Run `program` once behind a proxy answering with `policy`; write and return the recording
+    (signed, see `replay.signing`). `secrets` are credentials the program must never see."""
     _fresh_dir(out_dir)
+    isolated = isolation(program.isolate)
     recording = Recording(
+        isolation=isolated.description,
         id=uuid.uuid4().hex[:12],
         command=program.command,
         check=program.check,
@@ -216,24 +246,31 @@ def run_session(
     proxy = ReplayProxy(policy, log, model_name=model_name, patterns=patterns).start()
     started = time.perf_counter()
     try:
-        env = _program_env(proxy, out_dir)
-        exit_code, message = _run_program(program, env, out_dir)
+        env = _program_env(proxy, out_dir, secrets)
+        exit_code, message = _run_program(program, env, out_dir, isolated)
     finally:
         proxy.stop()
         log.close()
     recording.seconds = time.perf_counter() - started
-    recording.events = list(proxy.events)
+    recording.events = rec.renumbered(list(proxy.events))
     recording.task = proxy.task
-    recording.outcome = _judge(program, proxy, exit_code, message, env, out_dir)
+    recording.outcome = _judge(program, proxy, exit_code, message, env, out_dir, isolated)
     if replay is not None and isinstance(policy, ReplayPolicy):
         recording.replay = replay.model_copy(update={"divergence": policy.divergence})
+    recording = sign(recording)
     rec.save(recording, out_dir)
     return recording
 
 
 def record(program: Program, upstream: Upstream, out_dir: Path) -> Recording:
     """Run `program` with every model call answered live by `upstream`."""
-    return run_session(program, LivePolicy(upstream), out_dir, model_name=upstream.name)
+    return run_session(
+        program,
+        LivePolicy(upstream),
+        out_dir,
+        model_name=upstream.name,
+        secrets=getattr(upstream, "secrets", ()),
+    )
 
 
 def replay(
@@ -246,6 +283,7 @@ def replay(
     on_divergence: Literal["fail", "live"] = "fail",
     timeout: float | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
+    isolate: bool = True,
 ) -> Recording:
     """Re-run a recorded program: calls before `at` from the recording, call `at` answered
     with `content` (and `tool_calls`, if given), later calls live. The replayed run is itself a
@@ -258,6 +296,7 @@ def replay(
         cwd=Path(source.cwd),
         timeout=timeout or max(60.0, 3 * source.seconds),
         agent_patterns=source.agent_patterns,
+        isolate=isolate,
     )
     info = ReplayInfo(
         source=str(source_dir),
@@ -266,4 +305,11 @@ def replay(
         tool_calls=tool_calls,
         on_divergence=on_divergence,
     )
-    return run_session(program, policy, out_dir, model_name=upstream.name, replay=info)
+    return run_session(
+        program,
+        policy,
+        out_dir,
+        model_name=upstream.name,
+        replay=info,
+        secrets=getattr(upstream, "secrets", ()),
+    )

@@ -7,6 +7,7 @@ import os
 from typing import Any, Protocol
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from agentracer.errors import LLMError, ModelNotFoundError
 from agentracer.llm.embedded import EmbeddedBackend
@@ -24,6 +25,7 @@ def without_delivery(body: dict[str, Any]) -> dict[str, Any]:
 
 class Upstream(Protocol):
     name: str
+    secrets: tuple[str, ...]  # credentials it holds, never to be shown to the recorded program
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """A chat.completion (as JSON) for the request `body`; raises `LLMError` on failure."""
@@ -38,6 +40,8 @@ class OpenAIUpstream:
         self.model = model
         base_url = connection.base_url or os.environ.get("OPENAI_BASE_URL")
         api_key = connection.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
+        # The real key: the recorder scrubs it from the recorded program's environment.
+        self.secrets = (api_key,) if api_key != PLACEHOLDER_KEY else ()
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key,
@@ -46,16 +50,28 @@ class OpenAIUpstream:
         )
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        # Every field but model and messages travels in the body as sent (`extra_body`), so an
+        # unknown or server-specific field is forwarded, never an SDK keyword argument.
         request = without_delivery(body)
-        request["model"] = self.model
+        request.pop("model", None)
+        messages = request.pop("messages")
         try:
-            return self.client.chat.completions.create(**request).model_dump(exclude_none=True)
+            completion = self.client.chat.completions.create(
+                model=self.model, messages=messages, extra_body=request
+            )
         except openai.APIError as error:
             raise LLMError(f"upstream {self.name} failed: {error.message}") from None
+        except Exception as error:  # an answer the SDK could not read (HTML, invalid JSON)
+            raise LLMError(f"upstream {self.name} gave an unreadable answer ({error})") from None
+        if not isinstance(completion, ChatCompletion):
+            raise LLMError(f"upstream {self.name} answered something that is not a chat completion")
+        return completion.model_dump(exclude_none=True)
 
 
 class EmbeddedUpstream:
     """An embedded llama.cpp model answering the raw request in-process."""
+
+    secrets: tuple[str, ...] = ()
 
     def __init__(self, backend: EmbeddedBackend) -> None:
         self.backend = backend

@@ -14,7 +14,13 @@ def report(event: dict[str, Any]) -> None:
     if not url:
         return
     request = urllib.request.Request(
-        url, data=json.dumps(event).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(event).encode(),
+        headers={
+            "Content-Type": "application/json",
+            # the proxy answers only its own run's token
+            "Authorization": f"Bearer {os.environ.get('AGENTRACER_PROXY_TOKEN', '')}",
+        },
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
         response.read()

@@ -19,6 +19,9 @@ from agentracer.trajectory import ParseStatus, Trajectory, Usage, Verdict
 CHARS_PER_TOKEN = 3  # conservative for prose and code; a server's context error corrects it
 RESERVED_TOKENS = 400  # instructions and chat template around the log
 MAX_SHORTENINGS = 4
+# What is sent at most when the model's window is unknown (a server's context error would
+# only come after uploading it): -o max_prompt_chars=N changes it.
+DEFAULT_MAX_PROMPT_CHARS = 512_000
 
 
 class LLMTracerOptions(BaseModel):
@@ -29,6 +32,11 @@ class LLMTracerOptions(BaseModel):
     max_tokens: int = Field(default=512, ge=16)
     temperature: float = Field(default=0.0, ge=0)
     step_numbers: bool = Field(default=False, description="all-at-once: number the log's entries")
+    max_prompt_chars: int = Field(
+        default=DEFAULT_MAX_PROMPT_CHARS,
+        ge=1000,
+        description="cap on the prompt's characters when the model's context window is unknown",
+    )
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Transcript:
     that fits the model's window, when known."""
 
     prompt_chars: int | None
+    capped: bool = False  # prompt_chars is the cap for an unknown window, not a known window
     usage: Usage = field(default_factory=Usage)
     outputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -58,7 +67,7 @@ class LLMTracer(Tracer):
         """A transcript whose prompt budget fits the model's window, when the window is known."""
         window = self.model.context_window
         if window is None:
-            return Transcript(prompt_chars=None)
+            return Transcript(prompt_chars=self.options.max_prompt_chars, capped=True)
         tokens = window - self.options.max_tokens - RESERVED_TOKENS
         return Transcript(prompt_chars=max(0, tokens * CHARS_PER_TOKEN))
 
@@ -88,8 +97,17 @@ class LLMTracer(Tracer):
                 response = await self.model.chat(request)
             except ContextLengthError as error:
                 transcript.prompt_chars = self._shrink(prompt_length(messages), error)
+                transcript.capped = False
                 continue
-            if trimmed:
+            if trimmed and transcript.capped:
+                note = (
+                    f"log shortened to the {self.options.max_prompt_chars}-character cap for a "
+                    f"model whose context window is unknown: {trimmed} step contents cut in the "
+                    "middle (-o max_prompt_chars=N changes the cap)"
+                )
+                if note not in transcript.notes:
+                    transcript.notes.append(note)
+            elif trimmed:
                 note = f"log shortened to fit the context window: {trimmed} step contents cut in the middle"
                 if note not in transcript.notes:
                     transcript.notes.append(note)

@@ -23,7 +23,13 @@ def report(event):
     url = os.environ.get("AGENTRACER_EVENTS_URL")
     if url:
         request = urllib.request.Request(
-            url, data=json.dumps(event).encode(), headers={"Content-Type": "application/json"}
+            url,
+            data=json.dumps(event).encode(),
+            headers={
+                "Content-Type": "application/json",
+                # the proxy answers only its own run's token
+                "Authorization": f"Bearer {os.environ.get('AGENTRACER_PROXY_TOKEN', '')}",
+            },
         )
         urllib.request.urlopen(request, timeout=10).read()
 
