@@ -219,16 +219,19 @@ class StepWalk:
         while (parent := self.tree.parent(root)) is not None and parent.id not in seen:
             root = parent
             seen.add(parent.id)
-        text = self.conv.task(root)
+        text, source = self.conv.task(root), root
         if not text:
+            source = span
             outermost = self._outermost_agent(span)
-            if outermost is not None:
-                messages = self.conv.input_messages(outermost) or messages
+            if outermost is not None and self.conv.input_messages(outermost):
+                source, messages = outermost, self.conv.input_messages(outermost)
             user = next((m for m in messages if m.role == "user" and m.text), None)
             text = None if user is None else user.text
         if text:
             self.builder.question = text
-            self.builder.add(agent="user", kind=StepKind.USER, content=text, role="user")
+            self.builder.add(
+                agent="user", kind=StepKind.USER, content=text, role="user", source_id=source.id
+            )
 
     def agent_of(self, span: Span) -> str:
         own = span.attributes.get(self.conv.agent_attribute)

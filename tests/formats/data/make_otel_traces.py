@@ -161,9 +161,7 @@ def genai_program(base_url: str, out: Path) -> None:
                     "assistant",
                     tool_call={"id": call.id, "name": call.function.name, "arguments": arguments},
                 ),
-                _parts_message(
-                    "tool", tool_call_response={"id": call.id, "response": TOOL_RESULT}
-                ),
+                _parts_message("tool", tool_call_response={"id": call.id, "response": TOOL_RESULT}),
             ]
             found = chat(None, history).content
         with tracer.start_as_current_span("invoke_agent Writer") as span:
@@ -227,7 +225,10 @@ def _plain(message: dict[str, Any]) -> dict[str, Any]:
                     {
                         "id": part["id"],
                         "type": "function",
-                        "function": {"name": part["name"], "arguments": json.dumps(part["arguments"])},
+                        "function": {
+                            "name": part["name"],
+                            "arguments": json.dumps(part["arguments"]),
+                        },
                     }
                 ],
             }
