@@ -191,6 +191,7 @@ class Probe:
             ) from None
 
 
+_TRACE_SUFFIXES = frozenset({".json", ".jsonl", ".parquet"})
 BINARY_SUFFIXES = frozenset({".parquet", ".arrow", ".gz", ".zip", ".pb", ".bin"})
 
 
@@ -299,7 +300,10 @@ def detect_format(probe: Probe) -> FormatSpec:
 
 def _no_format_message(probe: Probe) -> str:
     if probe.path.is_dir():
-        return "is a directory, and no format reads it (give a trace file inside it)"
+        inside = sorted(p.name for p in probe.path.iterdir() if p.suffix in _TRACE_SUFFIXES)
+        listed = ", ".join(inside[:5]) + (", ..." if len(inside) > 5 else "")
+        hint = f"; trace files in it: {listed}" if inside else ""
+        return f"is a directory, and no format reads it (give a trace file inside it{hint})"
     if probe._error is not None:  # not JSON at all: that is the clearer message
         return probe._error.message
     for spec in format_specs():

@@ -78,6 +78,19 @@ def parse_step(entry: object, index: int) -> Step:
     )
 
 
+def _missing_content_notes(history: list[Any]) -> list[str]:
+    """A note naming the entries without `content` (read as empty), never a silent default."""
+    missing = [
+        i for i, entry in enumerate(history) if isinstance(entry, dict) and "content" not in entry
+    ]
+    if not missing:
+        return []
+    listed = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+    return [
+        f"history entr{'y' if len(missing) == 1 else 'ies'} {listed} had no 'content' (read as empty)"
+    ]
+
+
 def parse_label(record: dict[str, Any], n_steps: int, provenance: Provenance) -> Label | None:
     """The gold label, or None for an unlabelled record; a malformed step is an error."""
     if record.get("mistake_agent") in (None, "") and record.get("mistake_step") in (None, ""):
@@ -145,6 +158,7 @@ def parse_record(
     assert isinstance(record, dict)
     try:
         steps = [parse_step(entry, i) for i, entry in enumerate(record["history"])]
+        notes = _missing_content_notes(record["history"])
         if not steps:
             raise ValueError("the trajectory has zero steps")
         provenance = (
@@ -163,6 +177,7 @@ def parse_record(
             agents=agents,
             outcome=Outcome.SUCCESS if record.get("is_correct") is True else Outcome.FAILURE,
             label=label,
+            notes=notes,
             metadata={k: v for k, v in record.items() if k not in _CORE_KEYS},
             source=Source(
                 format=source_format,
