@@ -105,3 +105,33 @@ def json_error_message(error: BaseException) -> str:
     if "integer string conversion" in text or "digits" in text:
         return "holds an integer with too many digits to read (over 4300); quote it as a string"
     return f"not valid JSON ({text.splitlines()[0] if text else type(error).__name__})"
+
+
+MAX_DEPTH = 100
+"""Deepest nesting a record may have: JSON's decoder accepts ~1000 levels, but serialising a
+trajectory (pydantic) and the prompts stop far earlier, so deeper records are refused here."""
+
+
+def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep `value` nests (a scalar is 0), counting no further than `limit` + 1."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        stack.extend((child, depth) for child in item if isinstance(child, dict | list))
+    return deepest
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise `ValueError` (turned into the record's `TraceFormatError`) for a record nested too
+    deeply to be written back or sent to a model."""
+    if nesting_depth(value, limit) > limit:
+        raise ValueError(f"the record nests more than {limit} levels deep; flatten it")

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.registry import Parsed, Probe, register_format
+from agentracer.formats.text import check_depth
 from agentracer.naming import normalise_agent, same_agent, speaker_agent
 from agentracer.trajectory import Label, Outcome, Provenance, Source, Step, StepKind, Trajectory
 
@@ -157,6 +158,7 @@ def parse_record(
         raise TraceFormatError("not a Who&When record: no 'history' list", path=where)
     assert isinstance(record, dict)
     try:
+        check_depth(record)
         steps = [parse_step(entry, i) for i, entry in enumerate(record["history"])]
         notes = _missing_content_notes(record["history"])
         if not steps:
