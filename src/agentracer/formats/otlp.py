@@ -135,7 +135,8 @@ def _status(span: dict[str, Any]) -> tuple[int, str]:
 
 def _events(span: dict[str, Any], keep: AttributeFilter | None) -> list[SpanEvent]:
     events = []
-    for event in span.get("events") or []:
+    raw = span.get("events")
+    for event in raw if isinstance(raw, list) else []:
         if isinstance(event, dict):
             events.append(
                 SpanEvent(
@@ -161,7 +162,18 @@ def _error(code: int, message: str, events: list[SpanEvent]) -> str | None:
 def span_from_otlp(
     span: dict[str, Any], resource: dict[str, Any], keep: AttributeFilter | None = None
 ) -> Span:
-    """One OTLP/JSON span; a span without an id or trace id is a `TraceFormatError`."""
+    """One OTLP/JSON span; a span without an id or trace id, or with a field of the wrong
+    type, is a `TraceFormatError`."""
+    try:
+        return _span(span, resource, keep)
+    except (TypeError, ValueError, AttributeError) as error:
+        name = span.get("name")
+        raise TraceFormatError(
+            f"span {name if isinstance(name, str) else '?'!r} is malformed ({error})"
+        ) from None
+
+
+def _span(span: dict[str, Any], resource: dict[str, Any], keep: AttributeFilter | None) -> Span:
     span_id = decode_id(_get(span, "spanId", "span_id"))
     trace_id = decode_id(_get(span, "traceId", "trace_id"))
     if span_id is None or trace_id is None:

@@ -36,10 +36,10 @@ from opentelemetry.trace import Status, StatusCode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root, for tests.*
 
-import openai  # noqa: E402
+import openai
 
-from agentracer.formats.otlp import otlp_json_from_sdk_spans  # noqa: E402
-from tests.llm.loopback import Reply, ScriptedServer, completion  # noqa: E402
+from agentracer.formats.otlp import otlp_json_from_sdk_spans
+from tests.llm.loopback import Reply, ScriptedServer, completion
 
 TASK = "What is the population of the capital of France, in millions?"
 PLAN = "Plan: Researcher looks up the capital's population; Writer states it in millions."
