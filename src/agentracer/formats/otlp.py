@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -35,6 +36,7 @@ _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR
 _STATUS_NAMES.update({"UNSET": 0, "OK": 1, "ERROR": 2})
 
 AttributeFilter = Callable[[str], bool]
+_HEX_ID = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
 
 
 def _get(obj: dict[str, Any], camel: str, snake: str) -> Any:
@@ -52,7 +54,7 @@ def decode_id(value: object) -> str | None:
     if not value:
         return None
     text = str(value)
-    if len(text) in (16, 32) and all(c in "0123456789abcdefABCDEF" for c in text):
+    if _HEX_ID.fullmatch(text):
         return text.lower()
     try:
         raw = base64.b64decode(text, validate=True)
@@ -78,6 +80,8 @@ def any_value(value: object) -> Any:
     """The Python value of an OTLP `AnyValue` (`{"stringValue": "x"}` -> "x")."""
     if not isinstance(value, dict):
         return value
+    if "stringValue" in value:  # nearly every attribute: the fast path
+        return value["stringValue"]
     for key in ("stringValue", "string_value"):
         if key in value:
             return value[key]
@@ -176,6 +180,8 @@ def span_from_otlp(
 def _span(span: dict[str, Any], resource: dict[str, Any], keep: AttributeFilter | None) -> Span:
     span_id = decode_id(_get(span, "spanId", "span_id"))
     trace_id = decode_id(_get(span, "traceId", "trace_id"))
+    if trace_id is not None:
+        trace_id = sys.intern(trace_id)  # shared by every span of the trace
     if span_id is None or trace_id is None:
         raise TraceFormatError(f"span {span.get('name', '?')!r} has no spanId or traceId")
     start = nanos_to_seconds(_get(span, "startTimeUnixNano", "start_time_unix_nano"))
@@ -323,7 +329,9 @@ def otlp_flavour(probe: Probe) -> str | None:
                     break
                 if flavour == "plain" and any(str(k).startswith("gen_ai.") for k in keys):
                     flavour = GENAI
-            if flavour == OPENINFERENCE or seen >= _FLAVOUR_BUDGET:
+            # A whole record (a batch, often a trace) with GenAI spans and no OpenInference
+            # kind decides it: the two conventions are not mixed within one program.
+            if flavour != "plain" or seen >= _FLAVOUR_BUDGET:
                 break
     probe.cache["otlp-flavour"] = flavour
     return flavour

@@ -165,16 +165,22 @@ class StepWalk:
         self.builder = builder
         self.conv = convention
         self.calls: dict[str, ToolCall] = {}  # tool call id -> the call, as the model made it
-        executed = (
-            convention.tool_call_id(s) for s in tree.by_id.values() if convention.is_tool(s)
-        )
+        self.role: dict[str, str] = {}  # span id -> model / tool / agent (each asked once)
+        for span in tree.by_id.values():
+            if convention.is_model(span):
+                self.role[span.id] = "model"
+            elif convention.is_tool(span):
+                self.role[span.id] = "tool"
+            elif convention.is_agent(span):
+                self.role[span.id] = "agent"
+        executed = (convention.tool_call_id(s) for s in tree.by_id.values() if self._is(s, "tool"))
         self.executed = {c for c in executed if c}  # call ids answered by tool spans
         self.answered: set[str] = set()
         self.inferred: dict[str, list[int]] = {}  # how an unnamed agent was named -> steps
         self.ignored: dict[str, int] = {}
         self.has_model_below: set[str] = set()
         for span in tree.by_id.values():
-            if convention.is_model(span):
+            if self._is(span, "model"):
                 node, seen = tree.parent(span), set()
                 while (
                     node is not None and node.id not in seen and node.id not in self.has_model_below
@@ -185,11 +191,12 @@ class StepWalk:
 
     def run(self) -> None:
         for span in self.tree.walk():
-            if self.conv.is_model(span):
+            role = self.role.get(span.id)
+            if role == "model":
                 self.model_step(span)
-            elif self.conv.is_tool(span):
+            elif role == "tool":
                 self.tool_step(span)
-            elif self.conv.is_agent(span):
+            elif role == "agent":
                 self.agent_span(span)
             else:
                 kind = self.conv.ignored(span)
@@ -205,10 +212,16 @@ class StepWalk:
             kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.ignored.items()))
             self.builder.note(f"spans that are not steps (kept out of the log): {kinds}")
 
+    def _is(self, span: Span, role: str) -> bool:
+        return self.role.get(span.id) == role
+
+    def _is_agent(self, span: Span) -> bool:
+        return self.role.get(span.id) == "agent"
+
     def _outermost_agent(self, span: Span) -> Span | None:
-        outermost, node = None, self.tree.ancestor(span, self.conv.is_agent)
+        outermost, node = None, self.tree.ancestor(span, self._is_agent)
         while node is not None:
-            outermost, node = node, self.tree.ancestor(node, self.conv.is_agent)
+            outermost, node = node, self.tree.ancestor(node, self._is_agent)
         return outermost
 
     def task(self, span: Span, messages: list[Message]) -> None:
@@ -237,10 +250,10 @@ class StepWalk:
         own = span.attributes.get(self.conv.agent_attribute)
         if own:
             return str(own)
-        enclosing = self.tree.ancestor(span, self.conv.is_agent)
+        enclosing = self.tree.ancestor(span, self._is_agent)
         if enclosing is not None and self.conv.agent_span_name(enclosing):
             return str(self.conv.agent_span_name(enclosing))
-        parent = self.tree.ancestor(span, lambda s: not self.conv.is_model(s) and bool(s.name))
+        parent = self.tree.ancestor(span, lambda s: not self._is(s, "model") and bool(s.name))
         service = str(span.resource.get("service.name") or "")
         if parent is not None:
             name, how = parent.name, f"the enclosing span's name ({parent.name!r})"
