@@ -117,12 +117,14 @@ def measure_import(path: Path) -> dict[str, float]:
     from agentracer.formats import load_file
 
     baseline = _rss_mib()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trajectories = load_file(path)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
+        "load_average": os.getloadavg()[0],
         "trajectories": len(trajectories),
         "steps": sum(len(t.steps) for t in trajectories),
         "baseline_mib": baseline,
@@ -161,7 +163,9 @@ def main() -> None:
           f"Python {platform.python_version()}")  # fmt: skip
     print(
         f"imported {result['trajectories']} trajectories, {result['steps']} steps in "
-        f"{result['seconds']:.2f} s: {size / result['seconds']:.1f} MB/s (target >= 20)"
+        f"{result['seconds']:.2f} s wall: {size / result['seconds']:.1f} MB/s (target >= 20); "
+        f"{result['cpu_seconds']:.2f} s of CPU: {size / result['cpu_seconds']:.1f} MB/s per core "
+        f"(load average {result['load_average']:.1f} on {os.cpu_count()} cores)"
     )
     print(
         f"peak memory: {growth:.0f} MiB over the {result['baseline_mib']:.0f} MiB after imports "

@@ -45,16 +45,21 @@ class TrajectoryBuilder:
         source_id: str | None = None,
     ) -> Step:
         """Append one step; `speaker` defaults to `agent` (the raw string, when the source has one)."""
-        step = Step(
-            index=len(self.steps),
-            agent=agent,
-            speaker=speaker if speaker is not None else agent,
-            kind=kind,
-            content=content,
-            role=role,
-            tool_calls=list(tool_calls),
-            source_id=source_id,
-        )
+        fields = {
+            "index": len(self.steps),
+            "agent": agent,
+            "speaker": speaker if speaker is not None else agent,
+            "kind": kind,
+            "content": content,
+            "role": role,
+            "tool_calls": list(tool_calls),
+            "source_id": source_id,
+        }
+        if _well_typed(agent, speaker, kind, content, role, source_id, fields["tool_calls"]):
+            # Already what validation would produce: skip it (a 200k-span export pays for it).
+            step = Step.model_construct(**fields)
+        else:
+            step = Step.model_validate(fields)
         self.steps.append(step)
         return step
 
@@ -85,3 +90,23 @@ class TrajectoryBuilder:
                 record=self.record,
             ),
         )
+
+
+def _well_typed(
+    agent: object,
+    speaker: object,
+    kind: object,
+    content: object,
+    role: object,
+    source_id: object,
+    tool_calls: list[object],
+) -> bool:
+    return (
+        type(agent) is str
+        and (speaker is None or type(speaker) is str)
+        and isinstance(kind, StepKind)
+        and type(content) is str
+        and (role is None or type(role) is str)
+        and (source_id is None or type(source_id) is str)
+        and all(isinstance(call, ToolCall) for call in tool_calls)
+    )

@@ -23,6 +23,14 @@ _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _may_hold_surrogate(raw: str) -> bool:
+    # `in` scans at C speed; the regexes only run on text with a \\uD... escape or a surrogate
+    # (a str read from UTF-8 never holds one, but a str handed over in memory may).
+    if ("\\ud" in raw or "\\uD" in raw) and _ESCAPED_SURROGATE.search(raw):
+        return True
+    return raw.isascii() is False and _SURROGATE.search(raw) is not None
+
+
 def strip_bom(text: str, sanitiser: Sanitiser) -> str:
     """`text` without a leading UTF-8 byte-order mark (counted on `sanitiser`)."""
     if text.startswith(BOM):
@@ -61,7 +69,7 @@ class Sanitiser:
         `raw` is the JSON text `value` was decoded from: when it holds no surrogate escape the
         walk is skipped, so clean files (nearly all) cost one regex scan.
         """
-        if raw is not None and not _ESCAPED_SURROGATE.search(raw) and not _SURROGATE.search(raw):
+        if raw is not None and not _may_hold_surrogate(raw):
             return value
         return self._walk(value)
 

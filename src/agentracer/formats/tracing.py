@@ -94,10 +94,17 @@ def trajectories_from_spans(
     walker: StepWalker,
     file_notes: list[str],
 ) -> Iterator[Parsed]:
-    """One trajectory per trace, traces in order of their first span."""
+    """One trajectory per trace, traces in order of their first span.
+
+    Consumes `spans` (the list is emptied, and each trace's spans are let go once its
+    trajectory is built), so a large export is never held as spans and steps at once.
+    """
     built = []
     empty: list[str] = []
-    for trace_id, trace_spans in group_traces(spans).items():
+    traces = group_traces(spans)
+    spans.clear()
+    for trace_id in list(traces):
+        trace_spans = traces.pop(trace_id)
         tree = SpanTree(trace_spans)
         outcome, errors = outcome_of(trace_spans)
         builder = TrajectoryBuilder(
