@@ -28,12 +28,11 @@ from agentracer.formats.spans import Span, SpanTree
 from agentracer.formats.tracing import (
     Message,
     StepWalk,
-    arguments_text,
     as_text,
     load_json_value,
+    tool_call,
     trajectories_from_spans,
 )
-from agentracer.trajectory import ToolCall
 
 FORMAT = "openinference"
 STEP_KINDS = frozenset({"LLM", "TOOL", "RETRIEVER", "AGENT", "CHAIN"})
@@ -92,11 +91,7 @@ def _message(raw: dict[str, Any]) -> Message:
             continue
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         message.tool_calls.append(
-            ToolCall(
-                id=None if call.get("id") is None else str(call["id"]),
-                name=str(function.get("name") or ""),
-                arguments=arguments_text(function.get("arguments")),
-            )
+            tool_call(call.get("id"), function.get("name"), function.get("arguments"))
         )
     if message.role == "tool":
         message.tool_results.append((body.get("tool_call_id"), message.text))

@@ -32,12 +32,11 @@ from agentracer.formats.spans import Span, SpanTree
 from agentracer.formats.tracing import (
     Message,
     StepWalk,
-    arguments_text,
     as_text,
     load_json_value,
+    tool_call,
     trajectories_from_spans,
 )
-from agentracer.trajectory import ToolCall
 
 FORMAT = "otel-genai"
 OPERATION = "gen_ai.operation.name"
@@ -64,11 +63,7 @@ def _parts_message(raw: dict[str, Any]) -> Message:
         kind = part.get("type")
         if kind == "tool_call":
             message.tool_calls.append(
-                ToolCall(
-                    id=None if part.get("id") is None else str(part["id"]),
-                    name=str(part.get("name") or ""),
-                    arguments=arguments_text(part.get("arguments")),
-                )
+                tool_call(part.get("id"), part.get("name"), part.get("arguments"))
             )
         elif kind == "tool_call_response":
             call_id = None if part.get("id") is None else str(part["id"])
@@ -88,11 +83,7 @@ def _chat_message(raw: dict[str, Any]) -> Message:
         if isinstance(call, dict):
             function = call.get("function") if isinstance(call.get("function"), dict) else call
             message.tool_calls.append(
-                ToolCall(
-                    id=None if call.get("id") is None else str(call["id"]),
-                    name=str(function.get("name") or ""),
-                    arguments=arguments_text(function.get("arguments")),
-                )
+                tool_call(call.get("id"), function.get("name"), function.get("arguments"))
             )
     if message.role == "tool":
         message.tool_results.append((raw.get("tool_call_id") or raw.get("id"), message.text))
