@@ -165,7 +165,7 @@ class Probe:
         if not isinstance(value, dict | list):
             return False, None
         self._shape = "lines"
-        return True, self.sanitiser.value(value, head)
+        return True, Sanitiser().value(value, head)  # counted when the lines are read
 
     def _stream_lines(
         self, on_error: Callable[[TraceFormatError], None] | None

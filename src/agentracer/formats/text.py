@@ -99,7 +99,7 @@ class Sanitiser:
             notes.append("the file starts with a UTF-8 byte-order mark (ignored)")
         if self.surrogates:
             notes.append(
-                f"replaced {self.surrogates} lone UTF-16 surrogate(s) (e.g. a cut emoji) "
+                f"replaced {self.surrogates} lone UTF-16 surrogate(s) in the file (e.g. a cut emoji) "
                 "with U+FFFD while reading"
             )
         return notes
