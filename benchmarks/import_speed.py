@@ -75,15 +75,14 @@ def write_export(path: Path, megabytes: float) -> tuple[int, int]:
                         with tracer.start_as_current_span("chat model") as chat:
                             chat.set_attribute("gen_ai.operation.name", "chat")
                             chat.set_attribute("gen_ai.request.model", "model")
-                            chat.set_attribute(
-                                "gen_ai.input.messages", json.dumps([user] if turn == 0 else [])
-                            )
+                            if turn == 0:
+                                chat.set_attribute("gen_ai.input.messages", json.dumps([user]))
                             output = {
                                 "role": "assistant",
                                 "parts": [
                                     {
                                         "type": "text",
-                                        "content": f"Turn {turn}. {FILLER[: turn % 40]}",
+                                        "content": f"Turn {turn}. {FILLER[: turn % 12]}",
                                     },
                                     {
                                         "type": "tool_call",

@@ -8,6 +8,7 @@ into `note`, so it is never silent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ class TrajectoryBuilder:
         }
         if _well_typed(agent, speaker, kind, content, role, source_id, fields["tool_calls"]):
             # Already what validation would produce: skip it (a 200k-span export pays for it).
-            step = Step.model_construct(**fields)
+            step = Step.model_construct(_fields_set=_STEP_FIELDS, **fields)
         else:
             step = Step.model_validate(fields)
         self.steps.append(step)
@@ -90,6 +91,29 @@ class TrajectoryBuilder:
                 record=self.record,
             ),
         )
+
+
+# One set of field names shared by every step built here: pydantic keeps a set per instance,
+# which is a third of a step's memory on a large import. All fields are set, so pydantic never
+# needs to add to it.
+_STEP_FIELDS = set(Step.model_fields)
+_TOOL_CALL_FIELDS = set(ToolCall.model_fields)
+
+
+def tool_call(call_id: object, name: object, arguments: object) -> ToolCall:
+    """A `ToolCall` from loosely typed source fields: ids and names as text, arguments as the
+    JSON text the chat-completions shape uses (a dict is encoded)."""
+    if not isinstance(arguments, str):
+        try:
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        except (TypeError, ValueError):
+            arguments = str(arguments)
+    return ToolCall.model_construct(
+        _fields_set=_TOOL_CALL_FIELDS,
+        id=None if call_id is None else str(call_id),
+        name=str(name or ""),
+        arguments=arguments,
+    )
 
 
 def _well_typed(

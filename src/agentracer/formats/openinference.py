@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agentracer.formats.build import TrajectoryBuilder
+from agentracer.formats.build import TrajectoryBuilder, tool_call
 from agentracer.formats.otlp import OPENINFERENCE, OPENINFERENCE_KIND, otlp_flavour, read_otlp_spans
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree
@@ -30,7 +30,6 @@ from agentracer.formats.tracing import (
     StepWalk,
     as_text,
     load_json_value,
-    tool_call,
     trajectories_from_spans,
 )
 

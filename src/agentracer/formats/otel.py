@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agentracer.formats.build import TrajectoryBuilder
+from agentracer.formats.build import TrajectoryBuilder, tool_call
 from agentracer.formats.otlp import GENAI, otlp_flavour, read_otlp_spans
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree
@@ -34,7 +34,6 @@ from agentracer.formats.tracing import (
     StepWalk,
     as_text,
     load_json_value,
-    tool_call,
     trajectories_from_spans,
 )
 
@@ -46,8 +45,7 @@ _PROMPT_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt"}
 _COMPLETION_EVENTS = {"gen_ai.content.completion": "gen_ai.completion"}
 
 
-def _keep(key: str) -> bool:
-    return key.startswith(("gen_ai.", "exception.", "otel."))
+_KEEP = ("gen_ai.", "exception.", "otel.")  # the attributes this importer reads
 
 
 # --- messages in their three shapes ----------------------------------------------------------
@@ -254,7 +252,7 @@ class OtelGenAIFormat:
         return otlp_flavour(probe) == GENAI
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        spans, notes = read_otlp_spans(probe, _keep)
+        spans, notes = read_otlp_spans(probe, _KEEP)
         yield from trajectories_from_spans(
             spans, format_name=FORMAT, path=probe.path, walker=genai_steps, file_notes=notes
         )

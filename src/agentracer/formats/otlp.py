@@ -35,7 +35,8 @@ STATUS_KEY = "otel.status_code"
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 _STATUS_NAMES.update({"UNSET": 0, "OK": 1, "ERROR": 2})
 
-AttributeFilter = Callable[[str], bool]
+AttributeFilter = Callable[[str], bool] | tuple[str, ...]
+"""Which attributes to keep: a test on the key, or the key prefixes to keep (faster)."""
 _HEX_ID = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
 
 
@@ -117,13 +118,24 @@ def attributes(items: object, keep: AttributeFilter | None = None) -> dict[str, 
     result: dict[str, Any] = {}
     if not isinstance(items, list):
         return result
+    intern = sys.intern
+    prefixes = keep if isinstance(keep, tuple) else None
     for item in items:
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             continue
         key = item.get("key")
-        if not isinstance(key, str) or (keep is not None and not keep(key)):
+        if type(key) is not str:
             continue
-        result[sys.intern(key)] = any_value(item.get("value"))
+        if prefixes is not None:
+            if not key.startswith(prefixes):
+                continue
+        elif keep is not None and not keep(key):  # type: ignore[operator]
+            continue
+        value = item.get("value")
+        if type(value) is dict and "stringValue" in value:  # the common case, inlined
+            result[intern(key)] = value["stringValue"]
+        else:
+            result[intern(key)] = any_value(value)
     return result
 
 

@@ -62,15 +62,6 @@ def arguments_text(value: Any) -> str:
     return value if isinstance(value, str) else as_text(value)
 
 
-def tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
-    """A `ToolCall` from loosely typed source fields (ids and names as text, arguments as JSON)."""
-    return ToolCall(
-        id=None if call_id is None else str(call_id),
-        name=str(name or ""),
-        arguments=arguments_text(arguments),
-    )
-
-
 def outcome_of(spans: list[Span]) -> tuple[Outcome, list[dict[str, str]]]:
     """FAILURE when a span failed (error status or exception), SUCCESS when the root spans all
     ended OK, else UNKNOWN; and the errors, for the trajectory's metadata."""
