@@ -22,7 +22,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentracer.formats.build import TrajectoryBuilder, tool_call
-from agentracer.formats.otlp import OPENINFERENCE, OPENINFERENCE_KIND, otlp_flavour, read_otlp_spans
+from agentracer.formats.otlp import (
+    OPENINFERENCE,
+    OPENINFERENCE_KIND,
+    gc_paused,
+    otlp_flavour,
+    read_otlp_spans,
+)
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree
 from agentracer.formats.tracing import (
@@ -190,10 +196,18 @@ class OpenInferenceFormat:
         return otlp_flavour(probe) == OPENINFERENCE
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        spans, notes = read_otlp_spans(probe)
-        yield from trajectories_from_spans(
-            spans, format_name=FORMAT, path=probe.path, walker=openinference_steps, file_notes=notes
-        )
+        with gc_paused():  # results are yielded after, with the collector back on
+            spans, notes = read_otlp_spans(probe)
+            results = list(
+                trajectories_from_spans(
+                    spans,
+                    format_name=FORMAT,
+                    path=probe.path,
+                    walker=openinference_steps,
+                    file_notes=notes,
+                )
+            )
+        yield from results
 
     def near_miss(self, probe: Probe) -> str | None:
         return None  # the GenAI format explains an OTLP/JSON file with neither convention

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentracer.formats.build import TrajectoryBuilder, tool_call
-from agentracer.formats.otlp import GENAI, otlp_flavour, read_otlp_spans
+from agentracer.formats.otlp import GENAI, gc_paused, otlp_flavour, read_otlp_spans
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree
 from agentracer.formats.tracing import (
@@ -252,10 +252,14 @@ class OtelGenAIFormat:
         return otlp_flavour(probe) == GENAI
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        spans, notes = read_otlp_spans(probe, _KEEP)
-        yield from trajectories_from_spans(
-            spans, format_name=FORMAT, path=probe.path, walker=genai_steps, file_notes=notes
-        )
+        with gc_paused():  # results are yielded after, with the collector back on
+            spans, notes = read_otlp_spans(probe, _KEEP)
+            results = list(
+                trajectories_from_spans(
+                    spans, format_name=FORMAT, path=probe.path, walker=genai_steps, file_notes=notes
+                )
+            )
+        yield from results
 
     def near_miss(self, probe: Probe) -> str | None:
         if otlp_flavour(probe) == "plain":
