@@ -24,9 +24,14 @@ app = typer.Typer(
     help="AgenTracer: name the agent and the step that made a multi-agent run fail.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rich's help panels cut option help mid-word ("openai/gpt-4o-mi…") on an
+    # 80-column terminal; click's formatter wraps whole words at any width.
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: lines are never broken at the terminal width (scripts and tests read them);
+# tables still fit the terminal.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +77,35 @@ TraceArg = Annotated[
     Path, typer.Argument(help="a trajectory file (Who&When JSON, our JSON/JSONL, parquet)")
 ]
 IndexOpt = Annotated[int | None, typer.Option(help="which record of a multi-record file (0-based)")]
+
+
+DISTRIBUTION = "agentracer-attribution"
+"""The name on PyPI ("agentracer" there is an unrelated project); the command and the import
+package are `agentracer`."""
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version(DISTRIBUTION)
+        except PackageNotFoundError:
+            installed = "unknown (not installed as a distribution)"
+        typer.echo(f"agentracer {installed} ({DISTRIBUTION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """AgenTracer: name the agent and the step that made a multi-agent run fail."""
 
 
 def user_errors(command: F) -> F:
@@ -143,9 +177,11 @@ def excerpt(text: str, limit: int) -> str:
 def rich_table(header: list[str], rows: list[list[str]], title: str) -> Table:
     table = Table(title=title)
     for i, column in enumerate(header):
-        # Row labels (subset names) must stay whole; numeric columns may wrap.
-        widest = max((len(row[i]) for row in rows), default=0) if i == 0 else None
-        table.add_column(column, no_wrap=i == 0, min_width=widest)
+        # Row labels (subset names) must stay whole; numeric columns may wrap, but never
+        # below their header's longest word ("official", "unparsed" were cut at 80 columns).
+        longest_word = max((len(word) for word in column.split()), default=1)
+        widest = max((len(row[i]) for row in rows), default=0) if i == 0 else 0
+        table.add_column(column, no_wrap=i == 0, min_width=max(widest, longest_word))
     for row in rows:
         table.add_row(*row)
     return table

@@ -42,6 +42,7 @@ def _summary(recording: Recording, directory: Path) -> None:
         f"({origins['recorded']} recorded, {origins['substituted']} substituted, {origins['live']} live), "
         f"outcome [bold]{recording.outcome.status}[/bold] in {recording.seconds:.1f} s"
     )
+    out.print(f"model: {escape(recording.model)} served the live calls", highlight=False)
     if recording.outcome.message:
         err.print(f"[yellow]{escape(recording.outcome.message)}[/yellow]")
     warn_unisolated(recording)

@@ -32,8 +32,9 @@ from agentracer.cli.common import (
 )
 from agentracer.errors import AgenTracerError
 from agentracer.formats import load_file, load_one, to_record, write_jsonl
+from agentracer.naming import same_agent
 from agentracer.tracers import create_tracer
-from agentracer.trajectory import Trajectory, Verdict
+from agentracer.trajectory import StepKind, Trajectory, Verdict
 
 
 @app.command()
@@ -74,6 +75,22 @@ def show(
         )
     if trajectory.flags:
         out.print(f"[yellow]flags:[/yellow] {', '.join(trajectory.flags)}")
+    for note in trajectory.notes:
+        out.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+def agent_step_mismatch(verdict: Verdict, trajectory: Trajectory) -> str | None:
+    """What is wrong when the verdict's agent did not act at the verdict's step, else None."""
+    if verdict.agent is None or verdict.step is None or verdict.step >= len(trajectory.steps):
+        return None
+    step = trajectory.steps[verdict.step]
+    if step.kind is StepKind.AGENT and same_agent(verdict.agent, step.agent):
+        return None
+    actor = step.agent if step.kind is StepKind.AGENT else f"{step.agent} ({step.kind.value})"
+    return (
+        f"the verdict names {verdict.agent} at step {verdict.step}, but {actor} acted at that "
+        "step; read the verdict with care"
+    )
 
 
 def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
@@ -88,6 +105,8 @@ def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
         out.print(
             f"[bold]step {step.index} ({escape(step.speaker)}):[/bold] {escape(excerpt(step.content, 300))}"
         )
+        if step.source_id:
+            out.print(f"[bold]source id:[/bold] {escape(step.source_id)}", highlight=False)
     label = trajectory.label
     if label is not None:
         out.print(f"[dim]gold label: {escape(label.agent)} at step {label.step}[/dim]")
@@ -127,6 +146,10 @@ def attribute(
             await chosen.aclose()
 
     verdict = asyncio.run(run())
+    mismatch = agent_step_mismatch(verdict, trajectory)
+    if mismatch:
+        verdict.notes.append(mismatch)
+        err.print(f"[yellow]warning:[/yellow] {escape(mismatch)}")
     if as_json:
         typer.echo(verdict.model_dump_json(indent=2))
     else:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.registry import Parsed, Probe, register_format
+from agentracer.formats.text import check_depth
 from agentracer.trajectory import Trajectory
 
 FORMAT = "agentracer"
@@ -22,6 +23,10 @@ def is_trajectory(obj: object) -> bool:
 
 def parse_trajectory(obj: dict[str, Any], *, where: str | None = None) -> Trajectory:
     """Validate our trajectory JSON, turning pydantic's report into one readable line."""
+    try:
+        check_depth(obj)
+    except ValueError as error:
+        raise TraceFormatError(f"invalid trajectory: {error}", path=where) from None
     try:
         return Trajectory.model_validate(obj)
     except ValidationError as error:

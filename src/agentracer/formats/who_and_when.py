@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.registry import Parsed, Probe, register_format
+from agentracer.formats.text import check_depth
 from agentracer.naming import normalise_agent, same_agent, speaker_agent
 from agentracer.trajectory import Label, Outcome, Provenance, Source, Step, StepKind, Trajectory
 
@@ -76,6 +77,19 @@ def parse_step(entry: object, index: int) -> Step:
         content="" if content is None else str(content),
         role=chat_role,
     )
+
+
+def _missing_content_notes(history: list[Any]) -> list[str]:
+    """A note naming the entries without `content` (read as empty), never a silent default."""
+    missing = [
+        i for i, entry in enumerate(history) if isinstance(entry, dict) and "content" not in entry
+    ]
+    if not missing:
+        return []
+    listed = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+    return [
+        f"history entr{'y' if len(missing) == 1 else 'ies'} {listed} had no 'content' (read as empty)"
+    ]
 
 
 def parse_label(record: dict[str, Any], n_steps: int, provenance: Provenance) -> Label | None:
@@ -144,7 +158,9 @@ def parse_record(
         raise TraceFormatError("not a Who&When record: no 'history' list", path=where)
     assert isinstance(record, dict)
     try:
+        check_depth(record)
         steps = [parse_step(entry, i) for i, entry in enumerate(record["history"])]
+        notes = _missing_content_notes(record["history"])
         if not steps:
             raise ValueError("the trajectory has zero steps")
         provenance = (
@@ -163,6 +179,7 @@ def parse_record(
             agents=agents,
             outcome=Outcome.SUCCESS if record.get("is_correct") is True else Outcome.FAILURE,
             label=label,
+            notes=notes,
             metadata={k: v for k, v in record.items() if k not in _CORE_KEYS},
             source=Source(
                 format=source_format,
