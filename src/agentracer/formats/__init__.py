@@ -5,7 +5,7 @@ one source format.
 """
 
 from agentracer.formats import native, tracertraj, who_and_when  # register the formats
-from agentracer.formats import agents_sdk, autogen  # noqa: F401  (framework importers)
+from agentracer.formats import agents_sdk, autogen, langchain, langsmith  # noqa: F401  (framework importers)
 from agentracer.formats.benchmarks import Benchmark, load_benchmark
 from agentracer.formats.files import iter_file, load_file, load_one
 from agentracer.formats.native import write_jsonl

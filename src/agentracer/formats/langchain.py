@@ -1,0 +1,158 @@
+"""LangGraph / LangChain message dumps: `messages_to_dict(state["messages"])`, a JSON list of
+`{"type": "human"|"ai"|"tool"|"system", "data": {...}}`, or a state object `{"messages": [...]}`
+of them. The message forms that LangChain serialises elsewhere (`dumpd`'s
+`{"lc": 1, "id": [..., "AIMessage"], "kwargs": {...}}`, and a message's own `model_dump()`)
+are read too, as LangSmith runs hold them.
+
+- `ai` messages are agent steps; the agent is `AIMessage.name` (multi-agent graphs set it to
+  the node or agent name). A message without a name is the agent `assistant`, and a note says
+  so: the dump alone does not say which node wrote it.
+- `tool` messages are tool steps (`name`, joined to the call by `tool_call_id`);
+  `status: "error"` makes the outcome a failure.
+- `human` messages are user steps; the first is the task. `system` messages are not steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from agentracer.errors import TraceFormatError
+from agentracer.formats.build import TrajectoryBuilder
+from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.registry import Parsed, Probe, register_format
+from agentracer.trajectory import Outcome, StepKind
+
+FORMAT = "langchain-messages"
+
+MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat", "remove"})
+_CLASS_TYPES = {
+    "HumanMessage": "human",
+    "AIMessage": "ai",
+    "AIMessageChunk": "ai",
+    "ToolMessage": "tool",
+    "SystemMessage": "system",
+    "FunctionMessage": "function",
+    "ChatMessage": "chat",
+}
+
+
+def lc_message(obj: object) -> tuple[str, dict[str, Any]] | None:
+    """(type, fields) of a LangChain message in any of its JSON forms, else None."""
+    if not isinstance(obj, dict):
+        return None
+    data = obj.get("data")
+    if obj.get("type") in MESSAGE_TYPES and isinstance(data, dict):  # messages_to_dict
+        return str(obj["type"]), data
+    if obj.get("lc") == 1 and isinstance(obj.get("kwargs"), dict):  # dumpd
+        ids = obj.get("id") if isinstance(obj.get("id"), list) else []
+        kind = _CLASS_TYPES.get(str(ids[-1]) if ids else "")
+        return (kind, obj["kwargs"]) if kind else None
+    if obj.get("type") in MESSAGE_TYPES and "content" in obj:  # BaseMessage.model_dump()
+        return str(obj["type"]), obj
+    return None
+
+
+def _is_message_dump(obj: object) -> bool:
+    message = lc_message(obj)
+    return message is not None and "content" in message[1]
+
+
+def _messages_of(obj: object) -> list[Any] | None:
+    if isinstance(obj, dict) and isinstance(obj.get("messages"), list):
+        messages = obj["messages"]
+        if messages and _is_message_dump(messages[0]):
+            return messages
+    return None
+
+
+def add_message(builder: TrajectoryBuilder, obj: object) -> None:
+    """Add the step of one LangChain message (system messages and unknown shapes add none)."""
+    message = lc_message(obj)
+    if message is None:
+        builder.note("entries that are not LangChain messages were skipped")
+        return
+    kind, data = message
+    text = text_of(data.get("content"))
+    source_id = None if data.get("id") is None else str(data["id"])
+    name = data.get("name")
+    if kind == "ai":
+        calls = tool_calls_of(data.get("tool_calls")) or tool_calls_of(
+            (data.get("additional_kwargs") or {}).get("tool_calls")
+        )
+        if not name:
+            builder.note(
+                "AI messages without a `name` are attributed to the agent 'assistant' "
+                "(the dump does not say which node wrote them)"
+            )
+        builder.add(
+            agent=str(name or "assistant"),
+            content=step_content(text, calls),
+            role="assistant",
+            tool_calls=calls,
+            source_id=source_id,
+        )
+    elif kind in ("tool", "function"):
+        if data.get("status") == "error":
+            builder.outcome = Outcome.FAILURE
+            builder.note(f"tool {name or '?'} returned an error (message {source_id})")
+        builder.add(
+            agent=str(name or "tool"),
+            kind=StepKind.TOOL,
+            content=text,
+            role="tool",
+            source_id=source_id,
+        )
+    elif kind in ("human", "chat"):
+        if not builder.question:
+            builder.question = text
+        builder.add(
+            agent=str(name or "user"),
+            kind=StepKind.USER,
+            content=text,
+            role="user",
+            source_id=source_id,
+        )
+
+
+@register_format(
+    FORMAT,
+    summary="LangGraph / LangChain messages (messages_to_dict, or a state with 'messages')",
+    priority=42,
+)
+class LangChainMessagesFormat:
+    def detect(self, probe: Probe) -> bool:
+        first = probe.first()
+        return _messages_of(first) is not None or (
+            probe.shape != "object" and _is_message_dump(first)
+        )
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        records = probe.records()
+        if _messages_of(records[0][1]) is None:  # a list of messages is one run
+            runs = [("", [obj for _, obj in records])]
+        else:
+            runs = [(key, _messages_of(obj)) for key, obj in records]
+        for key, messages in runs:
+            where = f"{probe.path}#{key}" if key else probe.path
+            if messages is None:
+                yield TraceFormatError("not a LangGraph state: no 'messages' list", path=where)
+                continue
+            builder = TrajectoryBuilder(
+                id=f"{probe.path.stem}-{key}" if key else probe.path.stem,
+                format=FORMAT,
+                path=probe.path,
+                record=key or None,
+            )
+            for message in messages:
+                add_message(builder, message)
+            try:
+                yield builder.build()
+            except TraceFormatError as error:
+                yield error
+
+    def near_miss(self, probe: Probe) -> str | None:
+        first = probe.first()
+        if isinstance(first, dict) and first.get("type") in MESSAGE_TYPES and "data" in first:
+            return "its 'data' is not a message object with 'content'"
+        return None
