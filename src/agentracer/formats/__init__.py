@@ -4,8 +4,16 @@ Importing this package registers every format (`formats.registry`); each format 
 one source format.
 """
 
-from agentracer.formats import native, tracertraj, who_and_when  # register the formats
-from agentracer.formats import agents_sdk, autogen, langchain, langsmith  # noqa: F401  (framework importers)
+from agentracer.formats import (  # register the formats  # noqa: F401  (the framework importers register themselves)
+    agents_sdk,
+    autogen,
+    langchain,
+    langsmith,
+    native,
+    smolagents,
+    tracertraj,
+    who_and_when,
+)
 from agentracer.formats.benchmarks import Benchmark, load_benchmark
 from agentracer.formats.files import iter_file, load_file, load_one
 from agentracer.formats.native import write_jsonl

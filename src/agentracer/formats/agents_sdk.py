@@ -238,7 +238,9 @@ class AgentsSdkFormat:
             else:
                 spans.append(_span(obj))
         if not spans:
-            yield TraceFormatError("the export holds no spans (only trace records)", path=probe.path)
+            yield TraceFormatError(
+                "the export holds no spans (only trace records)", path=probe.path
+            )
             return
         for trace_id, trace_spans in group_traces(spans).items():
             trace = traces.get(trace_id, {})
@@ -260,5 +262,5 @@ class AgentsSdkFormat:
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()
         if isinstance(first, dict) and "span_data" in first:
-            return "the record has 'span_data' but no \"object\": \"trace.span\""
+            return 'the record has \'span_data\' but no "object": "trace.span"'
         return None

@@ -144,7 +144,9 @@ def _add_text(builder: TrajectoryBuilder, source: str, content: Any, source_id: 
     if source.lower() in USER_SOURCES:
         if not builder.question:
             builder.question = text
-        builder.add(agent=source, kind=StepKind.USER, content=text, role="user", source_id=source_id)
+        builder.add(
+            agent=source, kind=StepKind.USER, content=text, role="user", source_id=source_id
+        )
     else:
         builder.add(agent=source, content=text, role="assistant", source_id=source_id)
 
