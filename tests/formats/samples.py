@@ -30,5 +30,6 @@ SAMPLES = [
     Sample(DATA / "autogen" / "swarm_task_result.json", "autogen", ("planner", "researcher"), "researcher"),
     Sample(DATA / "langgraph" / "messages.json", "langchain-messages", ("planner", "researcher"), "researcher"),
     Sample(DATA / "langsmith" / "runs.jsonl", "langsmith", ("planner", "researcher"), "researcher"),
+    Sample(DATA / "langfuse" / "observations.json", "langfuse", ("planner", "researcher"), "researcher"),
     Sample(DATA / "smolagents" / "managed_memory.json", "smolagents", ("manager", "researcher"), "researcher"),
 ]  # fmt: skip

@@ -4,10 +4,11 @@ Importing this package registers every format (`formats.registry`); each format 
 one source format.
 """
 
-from agentracer.formats import (  # register the formats  # noqa: F401  (the framework importers register themselves)
+from agentracer.formats import (  # register the formats
     agents_sdk,
     autogen,
     langchain,
+    langfuse,
     langsmith,
     native,
     smolagents,

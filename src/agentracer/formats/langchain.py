@@ -115,6 +115,28 @@ def add_message(builder: TrajectoryBuilder, obj: object) -> None:
         )
 
 
+def first_human_text(inputs: Any) -> str:
+    """The first human message's text in a run's inputs: `{"messages": [...]}` of LangChain
+    messages in any form, `("user", text)` pairs, or OpenAI chat messages."""
+    messages = inputs.get("messages") if isinstance(inputs, dict) else inputs
+    flat: list[Any] = []
+    for item in messages if isinstance(messages, list) else []:
+        flat.extend(item if isinstance(item, list) and not _is_tuple(item) else [item])
+    for item in flat:
+        if _is_tuple(item) and item[0] in ("user", "human"):  # ("user", "text") shorthand
+            return text_of(item[1])
+        message = lc_message(item)
+        if message is not None and message[0] == "human":
+            return text_of(message[1].get("content"))
+        if isinstance(item, dict) and item.get("role") in ("user", "human"):
+            return text_of(item.get("content"))
+    return ""
+
+
+def _is_tuple(item: Any) -> bool:
+    return isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
+
+
 @register_format(
     FORMAT,
     summary="LangGraph / LangChain messages (messages_to_dict, or a state with 'messages')",

@@ -23,7 +23,7 @@ from typing import Any
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import step_content, text_of, timestamp, tool_calls_of
-from agentracer.formats.langchain import lc_message
+from agentracer.formats.langchain import first_human_text, lc_message
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree, group_traces
 from agentracer.trajectory import Outcome, StepKind
@@ -83,25 +83,6 @@ def _generated_message(run: dict[str, Any]) -> tuple[str, list[Any]]:
     return text_of(data.get("content")), calls if isinstance(calls, list) else []
 
 
-def _first_human(inputs: Any) -> str:
-    """The first human message's text in a run's inputs (any LangChain message form)."""
-    messages = inputs.get("messages") if isinstance(inputs, dict) else None
-    flat: list[Any] = []
-    for item in messages if isinstance(messages, list) else []:
-        flat.extend(item if isinstance(item, list) and not _is_tuple(item) else [item])
-    for item in flat:
-        if _is_tuple(item) and item[0] in ("user", "human"):  # ("user", "text") shorthand
-            return text_of(item[1])
-        message = lc_message(item)
-        if message is not None and message[0] == "human":
-            return text_of(message[1].get("content"))
-    return ""
-
-
-def _is_tuple(item: Any) -> bool:
-    return isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-
-
 def _tool_output(run: dict[str, Any]) -> str:
     outputs = run.get("outputs")
     if not isinstance(outputs, dict):
@@ -124,7 +105,7 @@ class _TraceReader:
     def read(self) -> None:
         for root in self.tree.roots:
             if not self.builder.question:
-                self.builder.question = _first_human(root.attributes.get("inputs"))
+                self.builder.question = first_human_text(root.attributes.get("inputs"))
         for span in self.tree.walk():
             run = span.attributes
             if span.error:
@@ -154,7 +135,7 @@ class _TraceReader:
             self.builder.add(
                 agent="user", kind=StepKind.USER, content=self.builder.question, role="user"
             )
-        elif not self.builder.steps and (task := _first_human(run.get("inputs"))):
+        elif not self.builder.steps and (task := first_human_text(run.get("inputs"))):
             self.builder.question = task
             self.builder.add(agent="user", kind=StepKind.USER, content=task, role="user")
         text, raw_calls = _generated_message(run)
