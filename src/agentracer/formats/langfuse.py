@@ -179,9 +179,7 @@ class _TraceReader:
         node = _metadata(span.attributes).get("langgraph_node")
         if node:
             return str(node)
-        named = self.tree.ancestor(
-            span, lambda s: bool(s.name) and self.tree.parent(s) is not None
-        )
+        named = self.tree.ancestor(span, lambda s: bool(s.name) and self.tree.parent(s) is not None)
         if named is not None:
             self.builder.note(
                 "generations outside any AGENT observation are attributed to their enclosing "
