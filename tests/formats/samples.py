@@ -26,6 +26,7 @@ class Sample:
 
 
 SAMPLES = [
+    Sample(DATA / "ag2" / "groupchat_messages.json", "ag2", ("planner", "researcher"), "researcher"),
     Sample(DATA / "agents_sdk" / "handoff_trace.jsonl", "openai-agents", ("Triage", "Researcher"), "Researcher"),
     Sample(DATA / "autogen" / "swarm_task_result.json", "autogen", ("planner", "researcher"), "researcher"),
     Sample(DATA / "langgraph" / "messages.json", "langchain-messages", ("planner", "researcher"), "researcher"),

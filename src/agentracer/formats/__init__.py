@@ -5,6 +5,7 @@ one source format.
 """
 
 from agentracer.formats import (  # register the formats
+    ag2,
     agents_sdk,
     autogen,
     langchain,
@@ -33,6 +34,7 @@ __all__ = [
     "Benchmark",
     "FormatSpec",
     "Probe",
+    "ag2",
     "agents_sdk",
     "autogen",
     "detect_format",
