@@ -29,6 +29,7 @@ SAMPLES = [
     Sample(DATA / "ag2" / "groupchat_messages.json", "ag2", ("planner", "researcher"), "researcher"),
     Sample(DATA / "agents_sdk" / "handoff_trace.jsonl", "openai-agents", ("Triage", "Researcher"), "Researcher"),
     Sample(DATA / "autogen" / "swarm_task_result.json", "autogen", ("planner", "researcher"), "researcher"),
+    Sample(DATA / "autogen" / "magentic_one_task_result.json", "autogen", ("MagenticOneOrchestrator", "researcher"), "researcher"),
     Sample(DATA / "langgraph" / "messages.json", "langchain-messages", ("planner", "researcher"), "researcher"),
     Sample(DATA / "langsmith" / "runs.jsonl", "langsmith", ("planner", "researcher"), "researcher"),
     Sample(DATA / "langfuse" / "observations.json", "langfuse", ("planner", "researcher"), "researcher"),

@@ -18,7 +18,7 @@ from tests.conftest import EXAMPLE
 from tests.formats.samples import SAMPLES, WRONG_ANSWER, Sample
 
 runner = CliRunner()
-IDS = [sample.format for sample in SAMPLES]
+IDS = [f"{sample.format}-{sample.path.stem}" for sample in SAMPLES]
 
 
 def _detected(path: Path) -> list[str]:
