@@ -153,6 +153,9 @@ class Ag2Format:
         return is_chat_message(first) or _messages_of(first) is not None
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         records = probe.records()
         if is_chat_message(records[0][1]):
             runs: list[tuple[str, list[Any] | None]] = [("", [obj for _, obj in records])]

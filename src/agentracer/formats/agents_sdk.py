@@ -226,6 +226,9 @@ class AgentsSdkFormat:
         return _is_export_record(probe.first())
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         spans, traces = [], {}
         for key, obj in probe.records():
             if not _is_export_record(obj):

@@ -163,6 +163,9 @@ class AutoGenFormat:
         return _is_task_result(first) or (probe.shape != "object" and is_message(first))
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         records = probe.records()
         if not _is_task_result(records[0][1]):  # a bare list of messages is one run
             builder = TrajectoryBuilder(id=probe.path.stem, format=FORMAT, path=probe.path)

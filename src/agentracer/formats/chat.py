@@ -15,6 +15,19 @@ from typing import Any
 from agentracer.trajectory import ToolCall
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a damaged file may hold anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def message_tool_calls(message: dict[str, Any]) -> list[ToolCall]:
+    """A message's tool calls: `tool_calls`, else OpenAI's `additional_kwargs.tool_calls`
+    (where LangChain keeps the raw ones)."""
+    return tool_calls_of(message.get("tool_calls")) or tool_calls_of(
+        mapping(message.get("additional_kwargs")).get("tool_calls")
+    )
+
+
 def text_of(content: Any) -> str:
     """The text of a message's content: a string, a list of parts, or any JSON value."""
     if content is None:

@@ -19,13 +19,14 @@ from typing import Any
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.chat import message_tool_calls, step_content, text_of
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind
 
 FORMAT = "langchain-messages"
 
-MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat", "remove"})
+# a tuple, not a set: membership of an unhashable JSON value (a damaged file) must be False
+MESSAGE_TYPES = ("human", "ai", "tool", "system", "function", "chat", "remove")
 _CLASS_TYPES = {
     "HumanMessage": "human",
     "AIMessage": "ai",
@@ -77,9 +78,7 @@ def add_message(builder: TrajectoryBuilder, obj: object) -> None:
     source_id = None if data.get("id") is None else str(data["id"])
     name = data.get("name")
     if kind == "ai":
-        calls = tool_calls_of(data.get("tool_calls")) or tool_calls_of(
-            (data.get("additional_kwargs") or {}).get("tool_calls")
-        )
+        calls = message_tool_calls(data)
         if not name:
             builder.note(
                 "AI messages without a `name` are attributed to the agent 'assistant' "
@@ -150,6 +149,9 @@ class LangChainMessagesFormat:
         )
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         records = probe.records()
         if _messages_of(records[0][1]) is None:  # a list of messages is one run
             runs = [("", [obj for _, obj in records])]

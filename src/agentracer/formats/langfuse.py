@@ -27,11 +27,11 @@ from typing import Any
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import step_content, text_of, timestamp, tool_calls_of
+from agentracer.formats.chat import mapping, message_tool_calls, step_content, text_of, timestamp
 from agentracer.formats.langchain import first_human_text, lc_message
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree, group_traces
-from agentracer.trajectory import Outcome, StepKind
+from agentracer.trajectory import Outcome, StepKind, ToolCall
 
 FORMAT = "langfuse"
 
@@ -91,10 +91,10 @@ def _metadata(obs: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _generation_output(output: Any) -> tuple[str, list[Any]]:
-    """Text and raw tool calls of a generation's output, in the shapes Langfuse stores."""
+def _generation_output(output: Any) -> tuple[str, list[ToolCall]]:
+    """Text and tool calls of a generation's output, in the shapes Langfuse stores."""
     if isinstance(output, dict) and isinstance(output.get("choices"), list):  # raw OpenAI
-        output = (output["choices"][0] or {}).get("message") if output["choices"] else None
+        output = mapping(output["choices"][0]).get("message") if output["choices"] else None
     if isinstance(output, list):  # a list of messages: the assistant's
         assistant = [m for m in output if isinstance(m, dict) and m.get("role") == "assistant"]
         output = assistant[-1] if assistant else (output[-1] if output else None)
@@ -102,10 +102,7 @@ def _generation_output(output: Any) -> tuple[str, list[Any]]:
     if message is not None:
         output = message[1]
     if isinstance(output, dict):
-        calls = output.get("tool_calls") or (output.get("additional_kwargs") or {}).get(
-            "tool_calls"
-        )
-        return text_of(output.get("content")), calls if isinstance(calls, list) else []
+        return text_of(output.get("content")), message_tool_calls(output)
     return text_of(output), []
 
 
@@ -139,8 +136,7 @@ class _TraceReader:
                 self.builder.outcome = Outcome.FAILURE
                 self.builder.note(f"observation {span.id} ({span.kind} {span.name}): {span.error}")
             if span.kind == "GENERATION":
-                text, raw_calls = _generation_output(obs.get("output"))
-                calls = tool_calls_of(raw_calls)
+                text, calls = _generation_output(obs.get("output"))
                 self.builder.add(
                     agent=self._agent(span),
                     content=step_content(text, calls),
@@ -206,6 +202,9 @@ class LangfuseFormat:
         return is_observation(first) or _observations_of(first) is not None
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         spans: list[Span] = []
         traces: dict[str, dict[str, Any]] = {}
         for key, obj in probe.records():

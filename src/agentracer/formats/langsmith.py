@@ -22,11 +22,11 @@ from typing import Any
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import step_content, text_of, timestamp, tool_calls_of
+from agentracer.formats.chat import mapping, message_tool_calls, step_content, text_of, timestamp
 from agentracer.formats.langchain import first_human_text, lc_message
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree, group_traces
-from agentracer.trajectory import Outcome, StepKind
+from agentracer.trajectory import Outcome, StepKind, ToolCall
 
 FORMAT = "langsmith"
 
@@ -66,9 +66,9 @@ def _node(run: dict[str, Any]) -> str | None:
     return str(node) if node else None
 
 
-def _generated_message(run: dict[str, Any]) -> tuple[str, list[Any]]:
-    """Text and raw tool calls of an llm run's first generation."""
-    outputs = run.get("outputs") if isinstance(run.get("outputs"), dict) else {}
+def _generated_message(run: dict[str, Any]) -> tuple[str, list[ToolCall]]:
+    """Text and tool calls of an llm run's first generation."""
+    outputs = mapping(run.get("outputs"))
     generations = outputs.get("generations")
     first: Any = generations
     while isinstance(first, list) and first:
@@ -78,9 +78,7 @@ def _generated_message(run: dict[str, Any]) -> tuple[str, list[Any]]:
     message = lc_message(first.get("message"))
     if message is None:
         return text_of(first.get("text")), []
-    data = message[1]
-    calls = data.get("tool_calls") or (data.get("additional_kwargs") or {}).get("tool_calls")
-    return text_of(data.get("content")), calls if isinstance(calls, list) else []
+    return text_of(message[1].get("content")), message_tool_calls(message[1])
 
 
 def _tool_output(run: dict[str, Any]) -> str:
@@ -138,8 +136,7 @@ class _TraceReader:
         elif not self.builder.steps and (task := first_human_text(run.get("inputs"))):
             self.builder.question = task
             self.builder.add(agent="user", kind=StepKind.USER, content=task, role="user")
-        text, raw_calls = _generated_message(run)
-        calls = tool_calls_of(raw_calls)
+        text, calls = _generated_message(run)
         self.builder.add(
             agent=self._agent(span),
             content=step_content(text, calls),
@@ -185,6 +182,9 @@ class LangSmithFormat:
         return is_run(probe.first())
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         spans = []
         for key, obj in probe.records():
             if is_run(obj):

@@ -194,6 +194,9 @@ class SmolagentsFormat:
         return _is_step(first)
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
+        if not probe.records():
+            yield TraceFormatError("the file holds no records", path=probe.path)
+            return
         records = probe.records()
         if probe.shape == "object":
             memories = records[0][1]
