@@ -2,11 +2,8 @@
 
 The `{role, name, content}` chat histories are what AG2's classic API keeps
 (`GroupChat.messages`, `ChatResult.chat_history`, `ConversableAgent.chat_messages`); ag2 1.x
-is a new event-based library without them, and one environment cannot hold both ag2
-versions, so this script runs in its own virtual environment:
-
-    python3 -m venv /tmp/ag2venv && /tmp/ag2venv/bin/pip install "ag2[openai]==0.9.10"
-    /tmp/ag2venv/bin/python -m tests.formats.data.ag2.make_ag2   # from the repository root
+is a new event-based library without them, so the `frameworks` extra installs ag2 0.9.
+Run from the repository root: `python -m tests.formats.data.ag2.make_ag2`.
 
 A group chat: `user` asks, `planner` briefs `researcher`, who calls `get_population` (run by
 `executor`) and then answers wrongly. Speakers are chosen by a function (no model call), the
@@ -79,7 +76,8 @@ def run(base_url: str) -> list[dict[str, Any]]:
     return chat.messages
 
 
-def main() -> None:
+def write(out: Path = OUT) -> None:
+    """Run the group chat and write its messages to `out`."""
     with ScriptedServer() as server:
         server.script = [
             text("Researcher: look up the census figure for Paris."),
@@ -87,8 +85,12 @@ def main() -> None:
             text("Paris has about 3 million inhabitants."),
         ]
         messages = run(server.base_url)
-    OUT.write_text(json.dumps(messages, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {len(messages)} messages to {OUT}")
+    out.write_text(json.dumps(messages, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {len(messages)} messages to {out}")
+
+
+def main() -> None:
+    write()
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ def get_population(city: str) -> str:
     return {"Paris": "2,102,650 (2023 census)"}.get(city, "unknown")
 
 
-def main() -> None:
+def write(out: Path = OUT) -> None:
+    """Run the agents and write their trace to `out`."""
     exporter = JsonlExporter()
     set_trace_processors([exporter])
     with ScriptedServer() as server:
@@ -88,10 +89,14 @@ def main() -> None:
         )
         result = Runner.run_sync(triage, "What is the population of Paris?")
         print("final output:", result.final_output)
-    with OUT.open("w", encoding="utf-8") as handle:
+    with out.open("w", encoding="utf-8") as handle:
         for record in exporter.records:
             handle.write(json.dumps(record) + "\n")
-    print(f"wrote {len(exporter.records)} records to {OUT}")
+    print(f"wrote {len(exporter.records)} records to {out}")
+
+
+def main() -> None:
+    write()
 
 
 if __name__ == "__main__":

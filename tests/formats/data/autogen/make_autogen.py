@@ -106,7 +106,7 @@ async def run_magentic_one(base_url: str) -> dict:
     return result.model_dump(mode="json")
 
 
-def write_swarm() -> None:
+def write_swarm(out: Path = OUT) -> None:
     with ScriptedServer() as server:
         server.script = [
             tool_call("transfer_to_researcher", {}, "call_handoff_1"),
@@ -114,11 +114,11 @@ def write_swarm() -> None:
             text("Paris has about 3 million inhabitants. TERMINATE"),
         ]
         dump = asyncio.run(run(server.base_url))
-    OUT.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(dump['messages'])} messages to {OUT}")
+    out.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(dump['messages'])} messages to {out}")
 
 
-def write_magentic_one() -> None:
+def write_magentic_one(out: Path = MAGENTIC_OUT) -> None:
     with ScriptedServer() as server:
         server.script = [
             text("GIVEN OR VERIFIED FACTS: none. FACTS TO LOOK UP: the population of Paris."),
@@ -130,8 +130,8 @@ def write_magentic_one() -> None:
             text("The population of Paris is about 3 million."),
         ]
         dump = asyncio.run(run_magentic_one(server.base_url))
-    MAGENTIC_OUT.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(dump['messages'])} messages to {MAGENTIC_OUT}")
+    out.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(dump['messages'])} messages to {out}")
 
 
 def main() -> None:

@@ -85,7 +85,8 @@ def _iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def main() -> None:
+def write(out: Path = OUT) -> None:
+    """Run the graph under the Langfuse SDK and write its observations to `out`."""
     exporter = InMemorySpanExporter()
     client = Langfuse(
         public_key="pk-lf-local",
@@ -109,9 +110,13 @@ def main() -> None:
     observations = [as_observation(span) for span in exporter.get_finished_spans()]
     response = ObservationsV2Response(data=observations, meta={"cursor": None})
     document = response.dict(by_alias=True, exclude_none=True)
-    OUT.write_text(json.dumps(document, indent=1, default=_iso) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(document, indent=1, default=_iso) + "\n", encoding="utf-8")
     client.shutdown()
-    print(f"wrote {len(observations)} observations to {OUT}")
+    print(f"wrote {len(observations)} observations to {out}")
+
+
+def main() -> None:
+    write()
 
 
 if __name__ == "__main__":

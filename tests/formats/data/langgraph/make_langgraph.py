@@ -114,7 +114,8 @@ def build_graph(base_url: str) -> Any:
     return graph.compile()
 
 
-def main() -> None:
+def write(messages_out: Path = MESSAGES, runs_out: Path = RUNS) -> None:
+    """Run the graph once; write its messages and its LangSmith runs."""
     collector = RunCollector()
     with ScriptedServer() as server:
         server.script = [
@@ -126,13 +127,17 @@ def main() -> None:
             {"messages": [("user", "What is the population of Paris?")]},
             config={"callbacks": [collector]},
         )
-    MESSAGES.write_text(json.dumps(messages_to_dict(state["messages"]), indent=1) + "\n")
-    RUNS.parent.mkdir(exist_ok=True)
+    messages_out.write_text(json.dumps(messages_to_dict(state["messages"]), indent=1) + "\n")
+    runs_out.parent.mkdir(exist_ok=True)
     runs = [as_langsmith_run(run) for root in collector.roots for run in flatten(root)]
-    with RUNS.open("w", encoding="utf-8") as handle:
+    with runs_out.open("w", encoding="utf-8") as handle:
         for run in runs:
             handle.write(json.dumps(run) + "\n")
-    print(f"wrote {len(state['messages'])} messages to {MESSAGES} and {len(runs)} runs to {RUNS}")
+    print(f"wrote {len(state['messages'])} messages and {len(runs)} runs")
+
+
+def main() -> None:
+    write()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def get_population(city: str) -> str:
     return {"Paris": "2,102,650 (2023 census)"}.get(city, "unknown")
 
 
-def main() -> None:
+def write(out: Path = OUT) -> None:
+    """Run the agents and write both memories to `out`."""
     with ScriptedServer() as server:
         server.script = [
             tool_call("researcher", {"task": "Find the population of Paris."}, "call_task_1"),
@@ -59,8 +60,12 @@ def main() -> None:
         "manager": manager.memory.get_full_steps(),
         "researcher": researcher.memory.get_full_steps(),
     }
-    OUT.write_text(json.dumps(dump, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}")
+    out.write_text(json.dumps(dump, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    write()
 
 
 if __name__ == "__main__":
