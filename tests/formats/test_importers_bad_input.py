@@ -184,3 +184,14 @@ def test_cut_short_exports_are_one_line_errors(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert "not valid JSON" in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_langfuse_input_and_output_as_json_text_read_the_same(tmp_path: Path) -> None:
+    # the observations API returns input/output as JSON text unless parseIoAsJson is set
+    document = json.loads(LANGFUSE.read_text())
+    for obs in document["data"]:
+        for key in ("input", "output"):
+            if key in obs and not isinstance(obs[key], str):
+                obs[key] = json.dumps(obs[key])
+    (tmp_path / "text_io.json").write_text(json.dumps(document))
+    assert _steps(tmp_path / "text_io.json") == _steps(LANGFUSE)

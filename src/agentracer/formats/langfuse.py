@@ -21,6 +21,7 @@ execution order.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -86,6 +87,16 @@ def _span(obs: dict[str, Any], trace_id: str) -> Span:
     )
 
 
+def _decoded(value: Any) -> Any:
+    """Input/output as JSON: the API returns it as JSON text unless asked to parse it."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def _metadata(obs: dict[str, Any]) -> dict[str, Any]:
     value = obs.get("metadata")
     return value if isinstance(value, dict) else {}
@@ -123,6 +134,7 @@ class _TraceReader:
 
     def read(self, trace: dict[str, Any]) -> None:
         roots = [trace.get("input")] + [r.attributes.get("input") for r in self.tree.roots]
+        roots = [_decoded(value) for value in roots]
         for value in roots:
             if not self.builder.question:
                 self.builder.question = first_human_text(value)
@@ -136,7 +148,7 @@ class _TraceReader:
                 self.builder.outcome = Outcome.FAILURE
                 self.builder.note(f"observation {span.id} ({span.kind} {span.name}): {span.error}")
             if span.kind == "GENERATION":
-                text, calls = _generation_output(obs.get("output"))
+                text, calls = _generation_output(_decoded(obs.get("output")))
                 self.builder.add(
                     agent=self._agent(span),
                     content=step_content(text, calls),
@@ -145,7 +157,7 @@ class _TraceReader:
                     source_id=span.id,
                 )
             elif span.kind in ("TOOL", "RETRIEVER"):
-                content = _tool_output(obs.get("output"))
+                content = _tool_output(_decoded(obs.get("output")))
                 if span.error and not content:
                     content = f"error: {span.error}"
                 self.builder.add(
