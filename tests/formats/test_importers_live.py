@@ -95,3 +95,35 @@ def test_todays_framework_writes_what_the_committed_trace_holds(
     for fresh in generate(tmp_path):
         committed = COMMITTED[fresh.name] / fresh.name
         assert _story(fresh) == _story(committed), fresh.name
+
+
+def test_the_readme_agents_sdk_snippet_writes_a_file_attribute_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("agents")
+    import re
+
+    from agents import set_trace_processors
+    from typer.testing import CliRunner
+
+    from agentracer.cli import app
+    from tests.conftest import REPO
+    from tests.formats.data.agents_sdk import make_agents_sdk
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("From the **OpenAI Agents SDK**") :]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet is not None
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(snippet.group(1), namespace)  # registers the README's processor
+    try:
+        monkeypatch.setattr(make_agents_sdk, "set_trace_processors", lambda processors: None)
+        make_agents_sdk.write(tmp_path / "unused.jsonl")  # the same agents, traced by the README
+    finally:
+        set_trace_processors([])  # closes the README's file (shutdown) and detaches it
+    result = CliRunner().invoke(
+        app, ["attribute", "my_agents_trace.jsonl", "--tracer", "last-agent-step"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "agent: Researcher" in result.stdout
