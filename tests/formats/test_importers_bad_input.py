@@ -105,7 +105,7 @@ def test_langsmith_run_errors_and_missing_parents(tmp_path: Path) -> None:
     [trajectory] = load_file(_write_lines(tmp_path / "runs.jsonl", records))
     assert trajectory.outcome is Outcome.FAILURE
     assert trajectory.agents == ["planner", "researcher"]  # langgraph_node still names them
-    assert any("parent run that is not in the file" in n for n in trajectory.notes)
+    assert any("run(s) name a parent that is not in the file" in n for n in trajectory.notes)
 
 
 def test_langfuse_error_level_and_unknown_types(tmp_path: Path) -> None:

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.importer import message_runs
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.naming import normalise_agent, speaker_agent
 from agentracer.trajectory import StepKind
@@ -153,30 +153,14 @@ class Ag2Format:
         return is_chat_message(first) or _messages_of(first) is not None
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
-            return
-        records = probe.records()
-        if is_chat_message(records[0][1]):
-            runs: list[tuple[str, list[Any] | None]] = [("", [obj for _, obj in records])]
-        else:
-            runs = [(key, _messages_of(obj)) for key, obj in records]
-        for key, messages in runs:
-            where = f"{probe.path}#{key}" if key else probe.path
-            if messages is None:
-                yield TraceFormatError("not an AG2 chat: no 'chat_history' list", path=where)
-                continue
-            builder = TrajectoryBuilder(
-                id=f"{probe.path.stem}-{key}" if key else probe.path.stem,
-                format=FORMAT,
-                path=probe.path,
-                record=key or None,
-            )
-            read_chat(builder, messages)
-            try:
-                yield builder.build()
-            except TraceFormatError as error:
-                yield error
+        yield from message_runs(
+            probe,
+            format=FORMAT,
+            is_message=is_chat_message,
+            messages_of=_messages_of,
+            read=read_chat,
+            not_a_run="not an AG2 chat: no 'chat_history' list",
+        )
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()

@@ -33,8 +33,10 @@ from agentracer.formats.chat import (
     timestamp,
     tool_calls_of,
 )
+from agentracer.formats.importer import no_records, note_skipped, span_runs
+from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
-from agentracer.formats.spans import Span, SpanTree, group_traces
+from agentracer.formats.spans import Span, SpanTree
 from agentracer.trajectory import Outcome, StepKind, ToolCall
 
 FORMAT = "openai-agents"
@@ -108,15 +110,7 @@ class _TraceReader:
                 handler(span)
             elif span.kind not in _STRUCTURE_TYPES:
                 self.skipped[span.kind or "untyped"] += 1
-        if self.tree.orphans:
-            ids = ", ".join(s.id for s in self.tree.orphans[:3])
-            self.builder.note(
-                f"{len(self.tree.orphans)} span(s) name a parent that is not in the file "
-                f"({ids}); they are read as roots"
-            )
-        if self.skipped:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.skipped.items()))
-            self.builder.note(f"spans without a step of their own were skipped: {kinds}")
+        note_skipped(self.builder, self.skipped, "spans without a step of their own")
 
     def _agent(self, span: Span) -> str:
         agent = _agent_of(self.tree, span)
@@ -226,14 +220,16 @@ class AgentsSdkFormat:
         return _is_export_record(probe.first())
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
+        if (error := no_records(probe)) is not None:
+            yield error
             return
         spans, traces = [], {}
         for key, obj in probe.records():
             if not _is_export_record(obj):
-                where = f"{probe.path}#{key}" if key else probe.path
-                yield TraceFormatError("not an Agents SDK trace record: no 'object'", path=where)
+                yield TraceFormatError(
+                    "not an Agents SDK trace record: no 'object'",
+                    path=record_location(probe, key),
+                )
             elif obj["object"] == TRACE_OBJECT:
                 traces[str(obj.get("id"))] = obj
             elif obj.get("id") is None:
@@ -245,22 +241,18 @@ class AgentsSdkFormat:
                 "the export holds no spans (only trace records)", path=probe.path
             )
             return
-        for trace_id, trace_spans in group_traces(spans).items():
-            trace = traces.get(trace_id, {})
-            builder = TrajectoryBuilder(
-                id=trace_id or probe.path.stem,
-                format=FORMAT,
-                path=probe.path,
-                record=trace_id,
-                metadata={"workflow_name": trace["workflow_name"]}
-                if trace.get("workflow_name")
-                else {},
-            )
-            _TraceReader(builder, SpanTree(trace_spans)).read()
-            try:
-                yield builder.build()
-            except TraceFormatError as error:
-                yield error
+
+        def workflow(trace_id: str) -> dict[str, Any]:
+            name = traces.get(trace_id, {}).get("workflow_name")
+            return {"workflow_name": name} if name else {}
+
+        yield from span_runs(
+            probe,
+            spans,
+            format=FORMAT,
+            read=lambda builder, tree: _TraceReader(builder, tree).read(),
+            metadata=workflow,
+        )
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()

@@ -24,9 +24,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.importer import message_runs
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind
 
@@ -163,30 +163,15 @@ class AutoGenFormat:
         return _is_task_result(first) or (probe.shape != "object" and is_message(first))
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
-            return
-        records = probe.records()
-        if not _is_task_result(records[0][1]):  # a bare list of messages is one run
-            builder = TrajectoryBuilder(id=probe.path.stem, format=FORMAT, path=probe.path)
-            read_messages(builder, [obj for _, obj in records])
-            yield from _build(builder)
-            return
-        for key, obj in records:
-            where = f"{probe.path}#{key}" if key else probe.path
-            if not _is_task_result(obj):
-                yield TraceFormatError("not an AutoGen TaskResult: no 'messages' list", path=where)
-                continue
-            builder = TrajectoryBuilder(
-                id=probe.path.stem if len(records) == 1 else f"{probe.path.stem}-{key}",
-                format=FORMAT,
-                path=probe.path,
-                record=key or None,
-            )
-            if obj.get("stop_reason"):
-                builder.metadata["stop_reason"] = str(obj["stop_reason"])
-            read_messages(builder, obj["messages"])
-            yield from _build(builder)
+        yield from message_runs(
+            probe,
+            format=FORMAT,
+            is_message=is_message,
+            messages_of=lambda obj: obj["messages"] if _is_task_result(obj) else None,
+            read=read_messages,
+            not_a_run="not an AutoGen TaskResult: no 'messages' list",
+            metadata=_stop_reason,
+        )
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()
@@ -195,8 +180,5 @@ class AutoGenFormat:
         return None
 
 
-def _build(builder: TrajectoryBuilder) -> Iterator[Parsed]:
-    try:
-        yield builder.build()
-    except TraceFormatError as error:
-        yield error
+def _stop_reason(result: dict[str, Any]) -> dict[str, Any]:
+    return {"stop_reason": str(result["stop_reason"])} if result.get("stop_reason") else {}

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import message_tool_calls, step_content, text_of
+from agentracer.formats.importer import message_runs
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind
 
@@ -114,6 +114,12 @@ def add_message(builder: TrajectoryBuilder, obj: object) -> None:
         )
 
 
+def read_messages(builder: TrajectoryBuilder, messages: list[Any]) -> None:
+    """Add the steps of a run's messages, in order."""
+    for message in messages:
+        add_message(builder, message)
+
+
 def first_human_text(inputs: Any) -> str:
     """The first human message's text in a run's inputs: `{"messages": [...]}` of LangChain
     messages in any form, `("user", text)` pairs, or OpenAI chat messages."""
@@ -149,31 +155,14 @@ class LangChainMessagesFormat:
         )
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
-            return
-        records = probe.records()
-        if _messages_of(records[0][1]) is None:  # a list of messages is one run
-            runs = [("", [obj for _, obj in records])]
-        else:
-            runs = [(key, _messages_of(obj)) for key, obj in records]
-        for key, messages in runs:
-            where = f"{probe.path}#{key}" if key else probe.path
-            if messages is None:
-                yield TraceFormatError("not a LangGraph state: no 'messages' list", path=where)
-                continue
-            builder = TrajectoryBuilder(
-                id=f"{probe.path.stem}-{key}" if key else probe.path.stem,
-                format=FORMAT,
-                path=probe.path,
-                record=key or None,
-            )
-            for message in messages:
-                add_message(builder, message)
-            try:
-                yield builder.build()
-            except TraceFormatError as error:
-                yield error
+        yield from message_runs(
+            probe,
+            format=FORMAT,
+            is_message=_is_message_dump,
+            messages_of=_messages_of,
+            read=read_messages,
+            not_a_run="not a LangGraph state: no 'messages' list",
+        )
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()

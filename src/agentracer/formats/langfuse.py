@@ -29,9 +29,11 @@ from typing import Any
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import mapping, message_tool_calls, step_content, text_of, timestamp
+from agentracer.formats.importer import no_records, note_skipped, span_runs
 from agentracer.formats.langchain import first_human_text, lc_message
+from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
-from agentracer.formats.spans import Span, SpanTree, group_traces
+from agentracer.formats.spans import Span, SpanTree
 from agentracer.trajectory import Outcome, StepKind, ToolCall
 
 FORMAT = "langfuse"
@@ -171,14 +173,7 @@ class _TraceReader:
                 self.counts["EVENT"] += 1
             elif span.kind not in KNOWN_TYPES:
                 self.counts[f"unknown type {span.kind or '(none)'}"] += 1
-        if self.tree.orphans:
-            self.builder.note(
-                f"{len(self.tree.orphans)} observation(s) name a parent that is not in the "
-                "file; they are read as roots"
-            )
-        if self.counts:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
-            self.builder.note(f"observations without a step of their own were skipped: {kinds}")
+        note_skipped(self.builder, self.counts, "observations without a step of their own")
 
     def _agent(self, span: Span) -> str:
         agent = self.tree.ancestor(span, lambda s: s.kind == "AGENT")
@@ -214,8 +209,8 @@ class LangfuseFormat:
         return is_observation(first) or _observations_of(first) is not None
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
+        if (error := no_records(probe)) is not None:
+            yield error
             return
         spans: list[Span] = []
         traces: dict[str, dict[str, Any]] = {}
@@ -229,20 +224,15 @@ class LangfuseFormat:
                 if is_observation(item):
                     spans.append(_span(item, trace_id))
                 else:
-                    where = f"{probe.path}#{key}" if key else probe.path
                     yield TraceFormatError(
                         "not a Langfuse observation (needs id, type, traceId, startTime)",
-                        path=where,
+                        path=record_location(probe, key),
                     )
-        for trace_id, observations in group_traces(spans).items():
-            builder = TrajectoryBuilder(
-                id=trace_id or probe.path.stem, format=FORMAT, path=probe.path, record=trace_id
-            )
-            _TraceReader(builder, SpanTree(observations)).read(traces.get(trace_id, {}))
-            try:
-                yield builder.build()
-            except TraceFormatError as error:
-                yield error
+
+        def read(builder: TrajectoryBuilder, tree: SpanTree) -> None:
+            _TraceReader(builder, tree).read(traces.get(str(builder.record or ""), {}))
+
+        yield from span_runs(probe, spans, format=FORMAT, read=read, unit="observation")
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()

@@ -23,9 +23,11 @@ from typing import Any
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import mapping, message_tool_calls, step_content, text_of, timestamp
+from agentracer.formats.importer import no_records, note_skipped, span_runs
 from agentracer.formats.langchain import first_human_text, lc_message
+from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
-from agentracer.formats.spans import Span, SpanTree, group_traces
+from agentracer.formats.spans import Span, SpanTree
 from agentracer.trajectory import Outcome, StepKind, ToolCall
 
 FORMAT = "langsmith"
@@ -118,14 +120,7 @@ class _TraceReader:
                 self._tool(span, span.name or "retriever", _tool_output(run))
             elif span.kind not in RUN_TYPES:
                 self.unknown[span.kind] += 1
-        if self.tree.orphans:
-            self.builder.note(
-                f"{len(self.tree.orphans)} run(s) name a parent run that is not in the file; "
-                "they are read as roots"
-            )
-        if self.unknown:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.unknown.items()))
-            self.builder.note(f"runs of unknown types were skipped: {kinds}")
+        note_skipped(self.builder, self.unknown, "runs of unknown types")
 
     def _llm(self, span: Span) -> None:
         run = span.attributes
@@ -182,31 +177,30 @@ class LangSmithFormat:
         return is_run(probe.first())
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
+        if (error := no_records(probe)) is not None:
+            yield error
             return
         spans = []
         for key, obj in probe.records():
             if is_run(obj):
                 spans.append(_span(obj))
             else:
-                where = f"{probe.path}#{key}" if key else probe.path
-                yield TraceFormatError("not a LangSmith run: no 'run_type'", path=where)
-        for trace_id, runs in group_traces(spans).items():
-            if all(_order_key(span) for span in runs):
-                # dotted_order (start time and id at each level) is the execution order
-                # LangSmith itself sorts by; it also orders runs that started in the same tick
-                runs.sort(key=_order_key)
-                for position, span in enumerate(runs):
-                    span.start = float(position)
-            builder = TrajectoryBuilder(
-                id=trace_id, format=FORMAT, path=probe.path, record=trace_id
-            )
-            _TraceReader(builder, SpanTree(runs)).read()
-            try:
-                yield builder.build()
-            except TraceFormatError as error:
-                yield error
+                yield TraceFormatError(
+                    "not a LangSmith run: no 'run_type'", path=record_location(probe, key)
+                )
+        if spans and all(_order_key(span) for span in spans):
+            # dotted_order (start time and id at each level) is the execution order LangSmith
+            # itself sorts by; it also orders runs that started in the same clock tick
+            spans.sort(key=_order_key)
+            for position, span in enumerate(spans):
+                span.start = float(position)
+        yield from span_runs(
+            probe,
+            spans,
+            format=FORMAT,
+            read=lambda builder, tree: _TraceReader(builder, tree).read(),
+            unit="run",
+        )
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()

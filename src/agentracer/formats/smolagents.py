@@ -30,6 +30,7 @@ from typing import Any
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.importer import finish, no_records
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind, ToolCall
 
@@ -194,35 +195,30 @@ class SmolagentsFormat:
         return _is_step(first)
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        if not probe.records():
-            yield TraceFormatError("the file holds no records", path=probe.path)
+        if (error := no_records(probe)) is not None:
+            yield error
             return
-        records = probe.records()
+        builder = TrajectoryBuilder(id=probe.path.stem, format=FORMAT, path=probe.path)
         if probe.shape == "object":
-            memories = records[0][1]
+            memories = probe.records()[0][1]
+            if not _is_named_memories(memories) or not all(
+                isinstance(v, list) for v in memories.values()
+            ):
+                yield TraceFormatError(
+                    "not a smolagents memory: expected {agent name: steps list}", path=probe.path
+                )
+                return
         else:
-            steps = [obj for _, obj in records]
+            steps = [obj for _, obj in probe.records()]
             name = _single_agent_name(steps)
             memories = {name: steps}
-        builder = TrajectoryBuilder(id=probe.path.stem, format=FORMAT, path=probe.path)
-        if probe.shape != "object":
+            how = " (named in its task text)" if name != _UNNAMED else ""
             builder.note(
-                "a get_full_steps() dump does not name its agent; its steps are attributed to "
-                f"{memories and next(iter(memories))!r}"
-                + (" (named in its task text)" if next(iter(memories)) != _UNNAMED else "")
+                "a get_full_steps() dump does not name its agent; its steps are attributed "
+                f"to {name!r}{how}"
             )
-        if not isinstance(memories, dict) or not all(
-            isinstance(v, list) for v in memories.values()
-        ):
-            yield TraceFormatError(
-                "not a smolagents memory: expected {agent name: steps list}", path=probe.path
-            )
-            return
         _Reader(builder, memories).read()
-        try:
-            yield builder.build()
-        except TraceFormatError as error:
-            yield error
+        yield finish(builder)
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()
