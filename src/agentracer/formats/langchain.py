@@ -114,6 +114,17 @@ def add_message(builder: TrajectoryBuilder, obj: object) -> None:
         )
 
 
+def result_text(value: Any) -> str:
+    """The text of a tool's result: a LangChain message in any form, an object with
+    `content`, or any JSON value."""
+    message = lc_message(value)
+    if message is not None:
+        return text_of(message[1].get("content"))
+    if isinstance(value, dict) and "content" in value:
+        return text_of(value["content"])
+    return text_of(value)
+
+
 def read_messages(builder: TrajectoryBuilder, messages: list[Any]) -> None:
     """Add the steps of a run's messages, in order."""
     for message in messages:

@@ -30,7 +30,7 @@ from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import mapping, message_tool_calls, step_content, text_of, timestamp
 from agentracer.formats.importer import no_records, note_skipped, span_runs
-from agentracer.formats.langchain import first_human_text, lc_message
+from agentracer.formats.langchain import first_human_text, lc_message, result_text
 from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree
@@ -119,15 +119,6 @@ def _generation_output(output: Any) -> tuple[str, list[ToolCall]]:
     return text_of(output), []
 
 
-def _tool_output(output: Any) -> str:
-    message = lc_message(output)
-    if message is not None:
-        return text_of(message[1].get("content"))
-    if isinstance(output, dict) and "content" in output:
-        return text_of(output["content"])
-    return text_of(output)
-
-
 class _TraceReader:
     def __init__(self, builder: TrajectoryBuilder, tree: SpanTree) -> None:
         self.builder = builder
@@ -159,7 +150,7 @@ class _TraceReader:
                     source_id=span.id,
                 )
             elif span.kind in ("TOOL", "RETRIEVER"):
-                content = _tool_output(_decoded(obs.get("output")))
+                content = result_text(_decoded(obs.get("output")))
                 if span.error and not content:
                     content = f"error: {span.error}"
                 self.builder.add(

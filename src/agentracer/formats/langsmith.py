@@ -24,7 +24,7 @@ from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import mapping, message_tool_calls, step_content, text_of, timestamp
 from agentracer.formats.importer import no_records, note_skipped, span_runs
-from agentracer.formats.langchain import first_human_text, lc_message
+from agentracer.formats.langchain import first_human_text, lc_message, result_text
 from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.spans import Span, SpanTree
@@ -87,13 +87,7 @@ def _tool_output(run: dict[str, Any]) -> str:
     outputs = run.get("outputs")
     if not isinstance(outputs, dict):
         return text_of(outputs)
-    value = outputs.get("output", outputs)
-    message = lc_message(value)
-    if message is not None:
-        return text_of(message[1].get("content"))
-    if isinstance(value, dict) and "content" in value:
-        return text_of(value["content"])
-    return text_of(value)
+    return result_text(outputs.get("output", outputs))
 
 
 class _TraceReader:
