@@ -28,6 +28,8 @@ from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
 from agentracer.formats.chat import (
     first_user_text,
+    listing,
+    mapping,
     step_content,
     text_of,
     timestamp,
@@ -52,7 +54,7 @@ def _is_export_record(obj: object) -> bool:
 
 def _span(record: dict[str, Any]) -> Span:
     data = record.get("span_data")
-    data = data if isinstance(data, dict) else {}
+    data = mapping(data)
     error = record.get("error")
     message = None
     if error:
@@ -123,11 +125,11 @@ class _TraceReader:
 
     def _on_generation(self, span: Span) -> None:
         data = span.attributes
-        inputs = data.get("input") if isinstance(data.get("input"), list) else []
+        inputs = listing(data.get("input"))
         if not self.builder.steps and (task := first_user_text(inputs)):
             self.builder.question = task
             self.builder.add(agent="user", kind=StepKind.USER, content=task, role="user")
-        outputs = data.get("output") if isinstance(data.get("output"), list) else []
+        outputs = listing(data.get("output"))
         texts, calls = [], []
         for message in outputs:
             if isinstance(message, dict):

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.chat import listing, step_content, text_of, tool_calls_of
 from agentracer.formats.importer import message_runs
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind
@@ -89,7 +89,7 @@ def read_messages(builder: TrajectoryBuilder, messages: list[Any]) -> None:
                 source_id=source_id,
             )
         elif kind == "ToolCallExecutionEvent":
-            for result in content if isinstance(content, list) else []:
+            for result in listing(content):
                 if not isinstance(result, dict):
                     continue
                 name = str(result.get("name") or "tool")

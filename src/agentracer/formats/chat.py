@@ -20,6 +20,11 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def listing(value: Any) -> list[Any]:
+    """`value` when it is a JSON list, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def message_tool_calls(message: dict[str, Any]) -> list[ToolCall]:
     """A message's tool calls: `tool_calls`, else OpenAI's `additional_kwargs.tool_calls`
     (where LangChain keeps the raw ones)."""
@@ -64,10 +69,10 @@ def arguments_text(arguments: Any) -> str:
 def tool_calls_of(raw: Any) -> list[ToolCall]:
     """Tool calls in the OpenAI shape (`function.name`) or LangChain's (`name`, `args`)."""
     calls = []
-    for item in raw if isinstance(raw, list) else []:
+    for item in listing(raw):
         if not isinstance(item, dict):
             continue
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        function = mapping(item["function"]) if "function" in item else item
         name = function.get("name")
         if not name:
             continue

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import message_tool_calls, step_content, text_of
+from agentracer.formats.chat import listing, message_tool_calls, step_content, text_of
 from agentracer.formats.importer import message_runs
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind
@@ -46,7 +46,7 @@ def lc_message(obj: object) -> tuple[str, dict[str, Any]] | None:
     if obj.get("type") in MESSAGE_TYPES and isinstance(data, dict):  # messages_to_dict
         return str(obj["type"]), data
     if obj.get("lc") == 1 and isinstance(obj.get("kwargs"), dict):  # dumpd
-        ids = obj.get("id") if isinstance(obj.get("id"), list) else []
+        ids = listing(obj.get("id"))
         kind = _CLASS_TYPES.get(str(ids[-1]) if ids else "")
         return (kind, obj["kwargs"]) if kind else None
     if obj.get("type") in MESSAGE_TYPES and "content" in obj:  # BaseMessage.model_dump()
@@ -136,7 +136,7 @@ def first_human_text(inputs: Any) -> str:
     messages in any form, `("user", text)` pairs, or OpenAI chat messages."""
     messages = inputs.get("messages") if isinstance(inputs, dict) else inputs
     flat: list[Any] = []
-    for item in messages if isinstance(messages, list) else []:
+    for item in listing(messages):
         flat.extend(item if isinstance(item, list) and not _is_tuple(item) else [item])
     for item in flat:
         if _is_tuple(item) and item[0] in ("user", "human"):  # ("user", "text") shorthand

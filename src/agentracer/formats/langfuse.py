@@ -99,11 +99,6 @@ def _decoded(value: Any) -> Any:
     return value
 
 
-def _metadata(obs: dict[str, Any]) -> dict[str, Any]:
-    value = obs.get("metadata")
-    return value if isinstance(value, dict) else {}
-
-
 def _generation_output(output: Any) -> tuple[str, list[ToolCall]]:
     """Text and tool calls of a generation's output, in the shapes Langfuse stores."""
     if isinstance(output, dict) and isinstance(output.get("choices"), list):  # raw OpenAI
@@ -170,7 +165,7 @@ class _TraceReader:
         agent = self.tree.ancestor(span, lambda s: s.kind == "AGENT")
         if agent is not None and agent.name:
             return agent.name
-        node = _metadata(span.attributes).get("langgraph_node")
+        node = mapping(span.attributes.get("metadata")).get("langgraph_node")
         if node:
             return str(node)
         named = self.tree.ancestor(span, lambda s: bool(s.name) and self.tree.parent(s) is not None)

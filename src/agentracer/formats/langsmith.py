@@ -62,9 +62,7 @@ def _span(run: dict[str, Any]) -> Span:
 
 
 def _node(run: dict[str, Any]) -> str | None:
-    extra = run.get("extra") if isinstance(run.get("extra"), dict) else {}
-    metadata = extra.get("metadata") if isinstance(extra.get("metadata"), dict) else {}
-    node = metadata.get("langgraph_node")
+    node = mapping(mapping(run.get("extra")).get("metadata")).get("langgraph_node")
     return str(node) if node else None
 
 

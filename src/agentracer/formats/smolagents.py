@@ -29,7 +29,7 @@ from typing import Any
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import step_content, text_of, tool_calls_of
+from agentracer.formats.chat import mapping, step_content, text_of, tool_calls_of
 from agentracer.formats.importer import finish, no_records
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.trajectory import Outcome, StepKind, ToolCall
@@ -111,7 +111,7 @@ class _Reader:
             if not isinstance(step, dict):
                 self.builder.note(f"entries of {name}'s memory that are not steps were skipped")
                 continue
-            timing = step.get("timing") if isinstance(step.get("timing"), dict) else {}
+            timing = mapping(step.get("timing"))
             start = timing.get("start_time", last_start)
             end = timing.get("end_time") or start
             last_start = start if isinstance(start, int | float) else last_start
