@@ -195,3 +195,26 @@ def test_langfuse_input_and_output_as_json_text_read_the_same(tmp_path: Path) ->
                 obs[key] = json.dumps(obs[key])
     (tmp_path / "text_io.json").write_text(json.dumps(document))
     assert _steps(tmp_path / "text_io.json") == _steps(LANGFUSE)
+
+
+def test_near_misses_say_what_is_missing(tmp_path: Path) -> None:
+    span = {k: v for k, v in _lines(AGENTS_SDK)[0].items() if k != "object"}
+    run = {k: v for k, v in _lines(LANGSMITH)[0].items() if k != "id"}
+    cases = {
+        "span.jsonl": ([span, span], "closest is openai-agents, but the record has 'span_data'"),
+        "run.jsonl": ([run, run], "closest is langsmith, but the run has no 'id'"),
+        "chat.json": ([{"name": "a", "content": "hi"}], "closest is ag2, but the message has"),
+    }
+    for name, (records, message) in cases.items():
+        path = _write_lines(tmp_path / name, records)
+        result = runner.invoke(app, ["show", str(path)])
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split()), result.output
+
+
+def test_formats_lists_every_importer() -> None:
+    result = runner.invoke(app, ["formats"])
+    assert result.exit_code == 0, result.output
+    for name in ("openai-agents", "autogen", "ag2", "langchain-messages", "langsmith"):
+        assert name in result.stdout
+    assert "langfuse" in result.stdout and "smolagents" in result.stdout
