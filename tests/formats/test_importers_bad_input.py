@@ -218,3 +218,19 @@ def test_formats_lists_every_importer() -> None:
     for name in ("openai-agents", "autogen", "ag2", "langchain-messages", "langsmith"):
         assert name in result.stdout
     assert "langfuse" in result.stdout and "smolagents" in result.stdout
+
+
+def test_autogen_several_task_results_and_unknown_message_types(tmp_path: Path) -> None:
+    result = json.loads((DATA / "autogen" / "swarm_task_result.json").read_text())
+    odd = {"id": "m-odd", "source": "researcher", "type": "FancyEvent", "content": "hmm"}
+    chunk = {"source": "researcher", "type": "ModelClientStreamingChunkEvent", "content": "h"}
+    second = {**result, "messages": [*result["messages"], odd, chunk]}
+    (tmp_path / "runs.json").write_text(json.dumps([result, second]))
+    first_run, second_run = load_file(tmp_path / "runs.json")
+    assert (first_run.id, second_run.id) == ("runs-0", "runs-1")
+    assert len(second_run.steps) == len(first_run.steps) + 1
+    assert second_run.steps[-1].source_id == "m-odd"
+    notes = " ".join(second_run.notes)
+    assert "read as plain messages: 1 FancyEvent" in notes
+    assert "1 ModelClientStreamingChunkEvent" in notes
+    assert second_run.metadata["stop_reason"] == "Text 'TERMINATE' mentioned"
