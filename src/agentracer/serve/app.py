@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from agentracer.serve.assemble import Assembler
 from agentracer.serve.server import ServerSettings, TraceServer, is_loopback
 from agentracer.serve.store import TraceStore
 from agentracer.serve.worker import Worker, WorkerSettings
 
-log = logging.getLogger("agentracer.serve")
 
 
 def default_store_dir() -> Path:
@@ -24,11 +23,16 @@ class Service:
     """The server and the worker over one store; `start()` returns once both run."""
 
     def __init__(
-        self, store_dir: Path, server: ServerSettings, worker: WorkerSettings
+        self,
+        store_dir: Path,
+        server: ServerSettings,
+        worker: WorkerSettings,
+        *,
+        assembler: Assembler | None = None,
     ) -> None:
         self.store = TraceStore(store_dir)
         self.httpd = TraceServer(server, self.store)
-        self.worker = Worker(self.store, worker)
+        self.worker = Worker(self.store, worker, assembler=assembler)
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, name="agentracer-http", daemon=True
         )
@@ -43,6 +47,8 @@ class Service:
         return not is_loopback(self.httpd.settings.host)
 
     def start(self) -> None:
+        # Traces no importer could read are read again: the importers may be newer now.
+        self.store.reopen_unreadable()
         self.worker.start()
         self._thread.start()
 

@@ -326,6 +326,13 @@ class TraceStore:
                 (problem, time.time() + retry_in, trace_id),
             )
 
+    def reopen_unreadable(self) -> int:
+        """Put traces that no importer could read back in the queue; returns how many."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE traces SET state=?, problem=NULL WHERE state=?", (OPEN, UNREADABLE)
+            ).rowcount
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _summary(self, row: sqlite3.Row) -> TraceSummary:

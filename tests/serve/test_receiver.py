@@ -1,0 +1,137 @@
+"""The receiver over HTTP, fed by the real OpenTelemetry SDK exporter."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.trace import Status, StatusCode
+
+from agentracer.serve.app import Service
+from agentracer.serve.assemble import FailedIf
+
+
+def post(url: str, body: bytes, content_type: str = "application/json", **headers: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type, **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def run_app(provider: Any, *, fail: bool, content: str = "the answer is 42") -> str:
+    """A tiny two-agent 'app' instrumented with the SDK; returns its trace id (hex)."""
+    tracer = provider.get_tracer("app")
+    with tracer.start_as_current_span("team run") as root:
+        for agent, text in (("Planner", "plan: add the numbers"), ("Solver", content)):
+            with tracer.start_as_current_span(f"invoke_agent {agent}") as span:
+                span.set_attribute("gen_ai.operation.name", "invoke_agent")
+                span.set_attribute("test.agent", agent)
+                span.set_attribute("test.content", text)
+        if fail:
+            root.set_status(Status(StatusCode.ERROR, "wrong answer"))
+    provider.force_flush()
+    return format(root.get_span_context().trace_id, "032x")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def test_sdk_export_protobuf_and_gzip_is_stored_and_a_failed_run_gets_a_verdict(
+    start_service: Callable[..., Service], sdk_provider: Callable[..., Any]
+) -> None:
+    service = start_service()
+    failed = run_app(sdk_provider(service.endpoint, gzip=True), fail=True)
+    passed = run_app(sdk_provider(service.endpoint), fail=False)
+    stored = wait_for(lambda: (t := service.store.get_trace(failed)) and t.summary.verdict and t)
+    assert stored.summary.n_spans == 3 and stored.summary.failed
+    verdict = stored.summary.verdict
+    assert (verdict.agent, verdict.step, verdict.tracer) == ("Solver", 1, "last-agent-step")
+    assert stored.trajectory.metadata["failed_because"] == ["root span 'team run' has an error status"]
+    ok = wait_for(lambda: (t := service.store.get_trace(passed)) and t.summary.state == "done" and t)
+    assert ok.summary.failed is False and ok.summary.verdicts == []
+    assert service.httpd.received == 6
+
+
+def test_json_body_gets_a_json_answer_and_duplicates_are_stored_once(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    document = {"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "root",
+         "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}  # fmt: skip
+    body = json.dumps(document).encode()
+    for _ in range(2):  # an exporter retrying a request whose answer it lost
+        assert post(f"{service.endpoint}/v1/traces", body) == (200, b"{}")
+    assert [t.n_spans for t in service.store.list_traces()] == [1]
+
+
+def test_over_the_size_limit_is_413_and_malformed_is_400_with_nothing_stored(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service(max_body=10_000)
+    status, answer = post(f"{service.endpoint}/v1/traces", b"{" + b" " * 20_000 + b"}")
+    assert status == 413 and b"over 10000 bytes" in answer
+    half_good = {"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "good"},
+        {"traceId": "ab" * 16, "spanId": "nothex!!", "name": "bad"}]}]}]}  # fmt: skip
+    status, answer = post(f"{service.endpoint}/v1/traces", json.dumps(half_good).encode())
+    assert status == 400
+    assert "spans[1].spanId must be 16 hex characters" in json.loads(answer)["message"]
+    status, answer = post(f"{service.endpoint}/v1/traces", b"\x0a\xff", "application/x-protobuf")
+    assert status == 400 and b"protobuf" in answer
+    assert service.store.list_traces() == []  # nothing half-stored
+    assert get(f"{service.endpoint}/healthz") == (200, "ok")  # and the server is still up
+
+
+def test_failed_if_rule_marks_a_run_failed(
+    start_service: Callable[..., Service], sdk_provider: Callable[..., Any]
+) -> None:
+    service = start_service(failed_if=FailedIf('attributes["test.content"] == "wrong"'))
+    trace = run_app(sdk_provider(service.endpoint), fail=False, content="wrong")
+    stored = wait_for(lambda: (t := service.store.get_trace(trace)) and t.summary.verdict and t)
+    assert stored.trajectory.metadata["failed_because"] == [
+        "--failed-if is true for span 'invoke_agent Solver'"
+    ]
+
+
+def test_ui_lists_traces_and_escapes_trace_content(
+    start_service: Callable[..., Service], sdk_provider: Callable[..., Any]
+) -> None:
+    service = start_service()
+    evil = "<script>alert('x')</script> & <b>bold</b>"
+    trace = run_app(sdk_provider(service.endpoint), fail=True, content=evil)
+    wait_for(lambda: (t := service.store.get_trace(trace)) and t.summary.verdict)
+    status, page = get(f"{service.endpoint}/")
+    assert status == 200 and trace in page and "Solver" in page
+    status, page = get(f"{service.endpoint}/traces/{trace}")
+    assert status == 200
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert 'class="step blamed' in page
+    status, body = get(f"{service.endpoint}/traces/{trace}/trajectory.json")
+    assert status == 200 and json.loads(body)["steps"][1]["content"] == evil
+    assert get(f"{service.endpoint}/traces/{'0' * 32}")[0] == 404
+    status, body = get(f"{service.endpoint}/api/traces?failed=1")
+    assert [row["trace_id"] for row in json.loads(body)] == [trace]
