@@ -93,3 +93,6 @@ def sdk_provider() -> Iterator[Callable[..., TracerProvider]]:
     yield make
     for provider in providers:
         provider.shutdown()
+
+
+from tests.browser import browser, page  # noqa: E402, F401  (the real-browser fixtures)

@@ -17,6 +17,7 @@ from agentracer.errors import AgenTracerError
 from agentracer.serve.assemble import Assembler, FailedIf, assemble, failure_reasons
 from agentracer.serve.store import TraceStore
 from agentracer.tracers import Tracer, TracerSettings, create_tracer
+from agentracer.trajectory import Outcome
 
 log = logging.getLogger("agentracer.serve")
 
@@ -111,6 +112,7 @@ class Worker:
         reasons = failure_reasons(stored.spans, trajectory, self.settings.failed_if)
         if reasons:
             trajectory.metadata["failed_because"] = reasons
+            trajectory.outcome = Outcome.FAILURE  # what `attribute` and `eval` expect of a failed run
         trajectory.metadata.setdefault("trace_id", trace_id)
         self.store.put_assembly(
             trace_id, last_seen=stored.summary.last_seen, trajectory=trajectory,
