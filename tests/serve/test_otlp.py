@@ -88,3 +88,41 @@ def test_gzip_is_inflated_within_the_limit() -> None:
         decompress(gzip.compress(b"x" * 50)[:-10], "gzip", limit=100)
     with pytest.raises(OtlpError, match="Content-Encoding"):
         decompress(b"", "br", limit=100)
+
+
+def test_the_fast_protobuf_path_matches_protobufs_own_json_mapping() -> None:
+    import base64
+
+    from google.protobuf.json_format import MessageToDict
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("linked") as other:
+        pass
+    with tracer.start_as_current_span("all kinds", links=[trace_api_link(other)]) as span:
+        span.set_attributes({"s": "x", "i": 7, "f": 1.5, "b": True, "list": ["a", "b"], "ints": [1, 2]})
+        span.add_event("retry", {"attempt": 2})
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    request = encode_spans(exporter.get_finished_spans())
+    expected = MessageToDict(request, use_integers_for_enums=True)
+    records = decode_request(request.SerializeToString(), PROTOBUF)
+    spans = expected["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    for record, mapped in zip(records, spans, strict=True):
+        for key in ("traceId", "spanId", "parentSpanId"):
+            if key in mapped:
+                mapped[key] = base64.b64decode(mapped[key]).hex()
+        for link in mapped.get("links", []):
+            link["traceId"] = base64.b64decode(link["traceId"]).hex()
+            link["spanId"] = base64.b64decode(link["spanId"]).hex()
+        record.body.setdefault("status", {})
+        mapped.setdefault("status", {})
+        assert record.body == mapped
+    assert records[0].resource == expected["resourceSpans"][0]["resource"]
+
+
+def trace_api_link(span):
+    from opentelemetry.trace import Link
+
+    return Link(span.get_span_context(), {"why": "follows"})

@@ -49,7 +49,7 @@ def run_app(provider: Any, *, fail: bool, content: str = "the answer is 42") -> 
     return format(root.get_span_context().trace_id, "032x")
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

@@ -55,20 +55,23 @@ def decode_request(body: bytes, content_type: str | None) -> list[SpanRecord]:
     """Every span of an `ExportTraceServiceRequest` body, validated."""
     media = (content_type or "").split(";")[0].strip().lower()
     if media == PROTOBUF:
-        document = _protobuf_to_json(body)
-    elif media == JSON:
+        return _protobuf_spans(body)
+    if media == JSON:
         try:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise OtlpError(f"the body is not valid JSON ({error})") from None
-    else:
-        raise OtlpError(
-            f"unsupported Content-Type {content_type!r} (use {PROTOBUF} or {JSON})", status=415
-        )
-    return spans_of(document)
+        return spans_of(document)
+    raise OtlpError(
+        f"unsupported Content-Type {content_type!r} (use {PROTOBUF} or {JSON})", status=415
+    )
 
 
-def _protobuf_to_json(body: bytes) -> dict[str, Any]:
+def _protobuf_spans(body: bytes) -> list[SpanRecord]:
+    """Spans of a protobuf request, converted field by field to OTLP/JSON (hex ids, integer
+    enums, 64-bit integers as strings). protobuf's generic `MessageToDict` gives the same shape
+    but with base64 ids and at a third of the speed; it is used for the small, rarely repeated
+    resource and scope messages."""
     # Imported here: the receiver's dependencies live in the `serve` extra.
     from google.protobuf.json_format import MessageToDict
     from google.protobuf.message import DecodeError
@@ -81,21 +84,93 @@ def _protobuf_to_json(body: bytes) -> dict[str, Any]:
         request.ParseFromString(body)
     except DecodeError as error:
         raise OtlpError(f"the body is not a valid OTLP protobuf message ({error})") from None
-    document = MessageToDict(request, use_integers_for_enums=True)
-    # protobuf's JSON mapping writes bytes as base64; OTLP/JSON wants ids in hex.
-    for resource_spans in document.get("resourceSpans", []):
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for span in scope_spans.get("spans", []):
-                _ids_to_hex(span)
-                for link in span.get("links", []):
-                    _ids_to_hex(link)
-    return document
+    records: list[SpanRecord] = []
+    for r, resource_spans in enumerate(request.resource_spans):
+        resource = MessageToDict(resource_spans.resource)
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
+            scope = MessageToDict(scope_spans.scope)
+            for n, span in enumerate(scope_spans.spans):
+                where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{n}]"
+                records.append(_proto_span(span, where, resource, scope))
+    return records
 
 
-def _ids_to_hex(obj: dict[str, Any]) -> None:
-    for key in ("traceId", "spanId", "parentSpanId"):
-        if key in obj:
-            obj[key] = base64.b64decode(obj[key]).hex()
+def _proto_span(span: Any, where: str, resource: dict[str, Any], scope: dict[str, Any]) -> SpanRecord:
+    trace_id = _bytes_id(span.trace_id, 16, f"{where}.traceId")
+    span_id = _bytes_id(span.span_id, 8, f"{where}.spanId")
+    parent_id = _bytes_id(span.parent_span_id, 8, f"{where}.parentSpanId") if span.parent_span_id else None
+    body: dict[str, Any] = {"traceId": trace_id, "spanId": span_id}
+    if parent_id:
+        body["parentSpanId"] = parent_id
+    if span.trace_state:
+        body["traceState"] = span.trace_state
+    if span.flags:
+        body["flags"] = span.flags
+    body["name"] = span.name
+    body["kind"] = span.kind
+    body["startTimeUnixNano"] = str(span.start_time_unix_nano)
+    body["endTimeUnixNano"] = str(span.end_time_unix_nano)
+    if span.attributes:
+        body["attributes"] = _key_values(span.attributes)
+    for field in ("dropped_attributes_count", "dropped_events_count", "dropped_links_count"):
+        if getattr(span, field):
+            body[_camel(field)] = getattr(span, field)
+    if span.events:
+        body["events"] = [
+            {"timeUnixNano": str(e.time_unix_nano), "name": e.name, "attributes": _key_values(e.attributes)}
+            for e in span.events
+        ]
+    if span.links:
+        body["links"] = [
+            {"traceId": link.trace_id.hex(), "spanId": link.span_id.hex(),
+             "attributes": _key_values(link.attributes), **({"flags": link.flags} if link.flags else {})}
+            for link in span.links
+        ]  # fmt: skip
+    status: dict[str, Any] = {}
+    if span.status.message:
+        status["message"] = span.status.message
+    if span.status.code:
+        status["code"] = span.status.code
+    body["status"] = status
+    return SpanRecord(
+        trace_id=trace_id, span_id=span_id, parent_id=parent_id, name=span.name,
+        start_ns=span.start_time_unix_nano, end_ns=span.end_time_unix_nano or None,
+        error=span.status.code == STATUS_ERROR, resource=resource, scope=scope, body=body,
+    )  # fmt: skip
+
+
+def _bytes_id(value: bytes, size: int, where: str) -> str:
+    if len(value) != size or not any(value):
+        raise OtlpError(f"{where} must be {size} bytes, not all zero (got {len(value)} bytes)")
+    return value.hex()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _key_values(items: Any) -> list[dict[str, Any]]:
+    return [{"key": kv.key, "value": _any_value(kv.value)} for kv in items]
+
+
+def _any_value(value: Any) -> dict[str, Any]:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return {"stringValue": value.string_value}
+    if kind == "int_value":
+        return {"intValue": str(value.int_value)}
+    if kind == "bool_value":
+        return {"boolValue": value.bool_value}
+    if kind == "double_value":
+        return {"doubleValue": value.double_value}
+    if kind == "array_value":
+        return {"arrayValue": {"values": [_any_value(v) for v in value.array_value.values]}}
+    if kind == "kvlist_value":
+        return {"kvlistValue": {"values": _key_values(value.kvlist_value.values)}}
+    if kind == "bytes_value":
+        return {"bytesValue": base64.b64encode(value.bytes_value).decode()}
+    return {}
 
 
 def spans_of(document: Any) -> list[SpanRecord]:

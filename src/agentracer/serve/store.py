@@ -187,37 +187,46 @@ class TraceStore:
         settles (a late span changes the run).
         """
         now = time.time() if now is None else now
-        new_by_trace: dict[str, int] = {}
+        # Spans of one request share their resource and scope objects: serialise each once.
+        dumped: dict[int, str] = {}
+
+        def dump_shared(obj: Any) -> str:
+            key = id(obj)
+            if key not in dumped:
+                dumped[key] = _dump(obj)
+            return dumped[key]
+
+        rows = [
+            (
+                span.trace_id, span.span_id, span.parent_id, span.name, span.start_ns, span.end_ns,
+                int(span.error), dump_shared(span.resource), dump_shared(span.scope), _dump(span.body),
+            )
+            for span in spans
+        ]  # fmt: skip
+        roots = [span for span in spans if span.parent_id is None]
         with self._write() as db:
-            for span in spans:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        span.trace_id, span.span_id, span.parent_id, span.name, span.start_ns,
-                        span.end_ns, int(span.error), _dump(span.resource), _dump(span.scope),
-                        _dump(span.body),
-                    ),
-                )  # fmt: skip
-                if cursor.rowcount:
-                    new_by_trace[span.trace_id] = new_by_trace.get(span.trace_id, 0) + 1
-                    if span.parent_id is None:
-                        db.execute(
-                            "INSERT INTO traces (trace_id, first_seen, last_seen) VALUES (?,?,?) "
-                            "ON CONFLICT (trace_id) DO NOTHING",
-                            (span.trace_id, now, now),
-                        )
-                        db.execute(
-                            "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
-                            (span.name, int(span.end_ns is not None), span.trace_id),
-                        )
-            for trace_id, count in new_by_trace.items():
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            new = db.total_changes - before
+            if not new:
+                return 0  # all duplicates: the traces did not change
+            for trace_id in dict.fromkeys(span.trace_id for span in spans):
+                (count,) = db.execute(
+                    "SELECT count(*) FROM spans WHERE trace_id=?", (trace_id,)
+                ).fetchone()
                 db.execute(
                     "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) VALUES (?,?,?,?) "
                     "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
-                    "n_spans=n_spans+excluded.n_spans, state='open', retry_at=0",
+                    "n_spans=excluded.n_spans, state='open', retry_at=0 "
+                    "WHERE n_spans != excluded.n_spans",
                     (trace_id, now, now, count),
                 )
-        return sum(new_by_trace.values())
+            for span in roots:
+                db.execute(
+                    "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
+                    (span.name, int(span.end_ns is not None), span.trace_id),
+                )
+        return new
 
     def get_trace(self, trace_id: str) -> StoredTrace | None:
         """The trace with its spans (by start time), trajectory and verdicts; None if unknown."""
