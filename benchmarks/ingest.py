@@ -150,7 +150,9 @@ def receiver_throughput(endpoint: str, store: Path, threads: int, requests: int)
 
 def latency(endpoint: str, store: Path, settle: float, runs: int) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "ingest-bench"}))
-    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+    )
     tracer = provider.get_tracer("bench")
     results = []
     for _ in range(runs):
@@ -164,8 +166,12 @@ def latency(endpoint: str, store: Path, settle: float, runs: int) -> None:
         state = None
         with sqlite3.connect(store / "traces.sqlite3") as db:
             while time.perf_counter() < deadline:
-                row = db.execute("SELECT state, problem FROM traces WHERE trace_id=?", (trace_id,)).fetchone()
-                verdict = db.execute("SELECT 1 FROM verdicts WHERE trace_id=?", (trace_id,)).fetchone()
+                row = db.execute(
+                    "SELECT state, problem FROM traces WHERE trace_id=?", (trace_id,)
+                ).fetchone()
+                verdict = db.execute(
+                    "SELECT 1 FROM verdicts WHERE trace_id=?", (trace_id,)
+                ).fetchone()
                 if verdict:
                     results.append(time.perf_counter() - ended)
                     break
@@ -188,12 +194,16 @@ def latency(endpoint: str, store: Path, settle: float, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--traces", type=int, default=1500, help="traces per SDK thread (7 spans each)")
+    parser.add_argument(
+        "--traces", type=int, default=1500, help="traces per SDK thread (7 spans each)"
+    )
     parser.add_argument("--requests", type=int, default=60, help="pre-encoded 512-span requests")
     parser.add_argument("--settle", type=float, default=1.0)
     parser.add_argument("--latency-runs", type=int, default=10)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for phase in ("throughput", "latency"):  # a fresh server and store for each
             store = Path(tmp) / phase

@@ -14,7 +14,10 @@ RED = "rgb(217, 45, 32)"  # --blame
 
 
 def test_ui_list_filter_trace_page_blame_expand_and_escape(
-    start_service: Callable[..., Service], sdk_provider: Callable[..., Any], page: Any, tmp_path: Path
+    start_service: Callable[..., Service],
+    sdk_provider: Callable[..., Any],
+    page: Any,
+    tmp_path: Path,
 ) -> None:
     service = start_service()
     provider = sdk_provider(service.endpoint)

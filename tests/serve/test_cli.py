@@ -42,11 +42,16 @@ def test_traces_list_show_export(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [(r["trace_id"], r["state"], r["failed"]) for r in rows] == [
-        ("b" * 32, "open", None), (TRACE, "done", True)
+        ("b" * 32, "open", None),
+        (TRACE, "done", True),
     ]
     assert rows[1]["verdict"]["agent"] == "Solver"
     result = runner.invoke(app, ["traces", "list", "--store", store, "--failed"])
-    assert result.exit_code == 0 and "Solver at step 2" in result.stdout and "b" * 32 not in result.stdout
+    assert (
+        result.exit_code == 0
+        and "Solver at step 2" in result.stdout
+        and "b" * 32 not in result.stdout
+    )
     result = runner.invoke(app, ["traces", "show", TRACE, "--store", store])
     assert result.exit_code == 0 and "◀ blamed" in result.stdout and "answer: 5" in result.stdout
     out = tmp_path / "run.json"

@@ -63,7 +63,9 @@ def test_json_bodies_are_read_as_the_spec_writes_them() -> None:
         (b"{}", "text/plain", "unsupported Content-Type"),
     ],
 )  # fmt: skip
-def test_malformed_requests_are_refused_with_a_reason(body: bytes, content_type: str, reason: str) -> None:
+def test_malformed_requests_are_refused_with_a_reason(
+    body: bytes, content_type: str, reason: str
+) -> None:
     with pytest.raises(OtlpError, match=reason):
         decode_request(body, content_type)
 
@@ -102,7 +104,9 @@ def test_the_fast_protobuf_path_matches_protobufs_own_json_mapping() -> None:
     with tracer.start_as_current_span("linked") as other:
         pass
     with tracer.start_as_current_span("all kinds", links=[trace_api_link(other)]) as span:
-        span.set_attributes({"s": "x", "i": 7, "f": 1.5, "b": True, "list": ["a", "b"], "ints": [1, 2]})
+        span.set_attributes(
+            {"s": "x", "i": 7, "f": 1.5, "b": True, "list": ["a", "b"], "ints": [1, 2]}
+        )
         span.add_event("retry", {"attempt": 2})
         span.set_status(Status(StatusCode.ERROR, "boom"))
     request = encode_spans(exporter.get_finished_spans())

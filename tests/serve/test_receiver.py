@@ -15,7 +15,9 @@ from agentracer.serve.app import Service
 from agentracer.serve.assemble import FailedIf
 
 
-def post(url: str, body: bytes, content_type: str = "application/json", **headers: str) -> tuple[int, bytes]:
+def post(
+    url: str, body: bytes, content_type: str = "application/json", **headers: str
+) -> tuple[int, bytes]:
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": content_type, **headers}
     )
@@ -69,8 +71,12 @@ def test_sdk_export_protobuf_and_gzip_is_stored_and_a_failed_run_gets_a_verdict(
     assert stored.summary.n_spans == 3 and stored.summary.failed
     verdict = stored.summary.verdict
     assert (verdict.agent, verdict.step, verdict.tracer) == ("Solver", 1, "last-agent-step")
-    assert stored.trajectory.metadata["failed_because"] == ["root span 'team run' has an error status"]
-    ok = wait_for(lambda: (t := service.store.get_trace(passed)) and t.summary.state == "done" and t)
+    assert stored.trajectory.metadata["failed_because"] == [
+        "root span 'team run' has an error status"
+    ]
+    ok = wait_for(
+        lambda: (t := service.store.get_trace(passed)) and t.summary.state == "done" and t
+    )
     assert ok.summary.failed is False and ok.summary.verdicts == []
     assert service.httpd.received == 6
 

@@ -7,7 +7,9 @@ from agentracer.serve.store import DONE, OPEN, PENDING, SpanRecord, TraceStore
 from agentracer.trajectory import Step, Trajectory, Verdict
 
 
-def span(trace: str = "a" * 32, span_id: str = "1" * 16, parent: str | None = None, **kw) -> SpanRecord:
+def span(
+    trace: str = "a" * 32, span_id: str = "1" * 16, parent: str | None = None, **kw
+) -> SpanRecord:
     return SpanRecord(
         trace_id=trace, span_id=span_id, parent_id=parent, name=kw.get("name", "s"),
         start_ns=kw.get("start", 1), end_ns=kw.get("end", 2), error=kw.get("error", False),

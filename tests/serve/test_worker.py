@@ -41,10 +41,14 @@ def test_a_restarted_worker_assembles_what_settled_and_attributes_what_was_pendi
     store.put_spans(spans(), now=1.0)  # settled long ago, while no server ran
     other = [SpanRecord(**{**s.__dict__, "trace_id": "cd" * 16}) for s in spans()]
     store.put_spans(other, now=1.0)
-    first = Worker(store, WorkerSettings(settle=1, tracer="first-agent-step"), assembler=span_assembler)
+    first = Worker(
+        store, WorkerSettings(settle=1, tracer="first-agent-step"), assembler=span_assembler
+    )
     first.assemble_one("cd" * 16)  # assembled, then the server died before attributing
     assert store.pending() == ["cd" * 16]
-    worker = Worker(store, WorkerSettings(settle=1, tracer="first-agent-step"), assembler=span_assembler)
+    worker = Worker(
+        store, WorkerSettings(settle=1, tracer="first-agent-step"), assembler=span_assembler
+    )
     assert worker.step() == 3  # two assemblies (one is a no-op: already pending) + attribution
     for trace in (TRACE, "cd" * 16):
         stored = store.get_trace(trace)
@@ -55,7 +59,9 @@ def test_a_restarted_worker_assembles_what_settled_and_attributes_what_was_pendi
 class Down(Tracer):
     name = "down"
 
-    async def attribute(self, trajectory: Trajectory, *, with_ground_truth: bool = False) -> Verdict:
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
         raise LLMError("the model endpoint is down")
 
 
@@ -66,7 +72,10 @@ def test_an_attribution_error_is_recorded_and_retried_later(tmp_path: Path) -> N
     worker._tracer = Down()
     worker.step()
     (summary,) = store.list_traces()
-    assert summary.state == "pending" and summary.problem == "attribution failed: the model endpoint is down"
+    assert (
+        summary.state == "pending"
+        and summary.problem == "attribution failed: the model endpoint is down"
+    )
     assert store.pending() == []  # backing off
     assert store.pending(now=time.time() + 120) == [TRACE]
 
@@ -87,7 +96,9 @@ def test_failure_reasons_and_rules() -> None:
     assert failure_reasons(spans(error=False), None) == []
     assert failure_reasons(spans(), None) == ["root span 'run' has an error status"]
     rule = FailedIf('name == "agent B" and not error')
-    assert failure_reasons(spans(error=False), None, rule) == ["--failed-if is true for span 'agent B'"]
+    assert failure_reasons(spans(error=False), None, rule) == [
+        "--failed-if is true for span 'agent B'"
+    ]
     assert not FailedIf('attributes["missing"] == 1').matches(spans()[0])
     with pytest.raises(RuleError, match="Call is not allowed"):
         FailedIf("__import__('os').system('true')")

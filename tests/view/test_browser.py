@@ -32,7 +32,9 @@ def test_trajectory_report_in_the_browser(page: Any, tmp_path: Path) -> None:
         '"candidates": [3], "tracer": "manual"}'
     )
     out = tmp_path / "report.html"
-    result = runner.invoke(app, ["view", str(EXAMPLE), "--verdict", str(verdict), "--out", str(out)])
+    result = runner.invoke(
+        app, ["view", str(EXAMPLE), "--verdict", str(verdict), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert open_offline(page, out) == []  # a self-contained file: no request at all
     blamed = page.locator("details.step.blamed")

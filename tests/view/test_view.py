@@ -16,7 +16,9 @@ runner = CliRunner()
 
 def network_references(html: str) -> list[str]:
     """Anything that would make the browser fetch: src/href to a URL, @import, url(http...)."""
-    return re.findall(r"""(?:src|href)\s*=\s*["'](?:https?:)?//[^"']*|@import|url\(\s*["']?https?:""", html)
+    return re.findall(
+        r"""(?:src|href)\s*=\s*["'](?:https?:)?//[^"']*|@import|url\(\s*["']?https?:""", html
+    )
 
 
 def call(index: int, agent: str, text: str) -> ModelCall:
@@ -50,10 +52,14 @@ def recordings(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_view_a_trajectory_with_a_verdict_is_one_offline_file(tmp_path: Path) -> None:
     verdict = tmp_path / "v.json"
-    result = runner.invoke(app, ["attribute", str(EXAMPLE), "--tracer", "last-agent-step", "--json"])
+    result = runner.invoke(
+        app, ["attribute", str(EXAMPLE), "--tracer", "last-agent-step", "--json"]
+    )
     verdict.write_text(result.stdout)
     out = tmp_path / "report.html"
-    result = runner.invoke(app, ["view", str(EXAMPLE), "--verdict", str(verdict), "--out", str(out)])
+    result = runner.invoke(
+        app, ["view", str(EXAMPLE), "--verdict", str(verdict), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert network_references(html) == []

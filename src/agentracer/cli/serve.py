@@ -92,14 +92,16 @@ def serve(
     store: StoreOpt = None,
     settle: Annotated[
         float,
-        typer.Option(help="seconds without a new span, after the root span ended, before a "
-                     "trace is assembled"),
-    ] = 5.0,  # fmt: skip
+        typer.Option(
+            help="seconds without a new span, after the root span ended, before a "
+            "trace is assembled"
+        ),
+    ] = 5.0,
     failed_if: Annotated[
         str | None,
         typer.Option(
             "--failed-if",
-            help='a rule that marks a run failed when true for any span, e.g. '
+            help="a rule that marks a run failed when true for any span, e.g. "
             "'attributes[\"eval.passed\"] == False' (fields: attributes, name, status, error)",
         ),
     ] = None,
@@ -210,7 +212,9 @@ def _get(store: Path | None, trace_id: str):  # type: ignore[no-untyped-def]
 def show_trace(
     trace_id: Annotated[str, typer.Argument(help="a trace id from `traces list`")],
     store: StoreOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="trajectory and verdicts as JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="trajectory and verdicts as JSON")
+    ] = False,
 ) -> None:
     """One trace: its trajectory, step by step, and its verdicts."""
     stored = _get(store, trace_id)

@@ -29,7 +29,9 @@ def view(
     index: IndexOpt = None,
     baselines: Annotated[
         bool,
-        typer.Option("--baselines/--no-baselines", help="eval runs: re-run the model-free baselines"),
+        typer.Option(
+            "--baselines/--no-baselines", help="eval runs: re-run the model-free baselines"
+        ),
     ] = True,
 ) -> None:
     """Write the trace page (or an eval run's report) as one HTML file that needs no network."""

@@ -13,7 +13,6 @@ from agentracer.serve.store import TraceStore
 from agentracer.serve.worker import Worker, WorkerSettings
 
 
-
 def default_store_dir() -> Path:
     """`$AGENTRACER_STORE` is read by the CLI; this is the fallback: a user data directory."""
     return Path(user_data_dir("agentracer")) / "traces"

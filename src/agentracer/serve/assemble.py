@@ -107,7 +107,9 @@ class FailedIf:
         try:
             tree = ast.parse(self.expression, mode="eval")
         except SyntaxError as error:
-            raise RuleError(f"--failed-if {self.expression!r} is not an expression ({error.msg})") from None
+            raise RuleError(
+                f"--failed-if {self.expression!r} is not an expression ({error.msg})"
+            ) from None
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED):
                 raise RuleError(

@@ -95,10 +95,14 @@ def _protobuf_spans(body: bytes) -> list[SpanRecord]:
     return records
 
 
-def _proto_span(span: Any, where: str, resource: dict[str, Any], scope: dict[str, Any]) -> SpanRecord:
+def _proto_span(
+    span: Any, where: str, resource: dict[str, Any], scope: dict[str, Any]
+) -> SpanRecord:
     trace_id = _bytes_id(span.trace_id, 16, f"{where}.traceId")
     span_id = _bytes_id(span.span_id, 8, f"{where}.spanId")
-    parent_id = _bytes_id(span.parent_span_id, 8, f"{where}.parentSpanId") if span.parent_span_id else None
+    parent_id = (
+        _bytes_id(span.parent_span_id, 8, f"{where}.parentSpanId") if span.parent_span_id else None
+    )
     body: dict[str, Any] = {"traceId": trace_id, "spanId": span_id}
     if parent_id:
         body["parentSpanId"] = parent_id
@@ -117,7 +121,11 @@ def _proto_span(span: Any, where: str, resource: dict[str, Any], scope: dict[str
             body[_camel(field)] = getattr(span, field)
     if span.events:
         body["events"] = [
-            {"timeUnixNano": str(e.time_unix_nano), "name": e.name, "attributes": _key_values(e.attributes)}
+            {
+                "timeUnixNano": str(e.time_unix_nano),
+                "name": e.name,
+                "attributes": _key_values(e.attributes),
+            }
             for e in span.events
         ]
     if span.links:
@@ -176,7 +184,9 @@ def _any_value(value: Any) -> dict[str, Any]:
 def spans_of(document: Any) -> list[SpanRecord]:
     """Validate an OTLP/JSON document and flatten it into spans (with resource and scope)."""
     if not isinstance(document, dict):
-        raise OtlpError(f"expected a JSON object with resourceSpans, got a {type(document).__name__}")
+        raise OtlpError(
+            f"expected a JSON object with resourceSpans, got a {type(document).__name__}"
+        )
     records: list[SpanRecord] = []
     for r, resource_spans in enumerate(_list(document, "resourceSpans", "request")):
         where = f"resourceSpans[{r}]"
@@ -188,7 +198,14 @@ def spans_of(document: Any) -> list[SpanRecord]:
             scope_spans = _object(scope_spans, swhere)
             scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
             for n, span in enumerate(_list(scope_spans, "spans", swhere)):
-                records.append(_span(_object(span, f"{swhere}.spans[{n}]"), f"{swhere}.spans[{n}]", resource, scope))
+                records.append(
+                    _span(
+                        _object(span, f"{swhere}.spans[{n}]"),
+                        f"{swhere}.spans[{n}]",
+                        resource,
+                        scope,
+                    )
+                )
     return records
 
 

@@ -78,7 +78,11 @@ def _text_or_none(value: Any) -> str | None:
 def _evidence(item: Any) -> Evidence:
     if isinstance(item, str):
         return Evidence(None, item)
-    get = item.get if isinstance(item, dict) else lambda key, default=None: getattr(item, key, default)
+    get = (
+        item.get
+        if isinstance(item, dict)
+        else lambda key, default=None: getattr(item, key, default)
+    )
     step = get("step", None)
     text = get("quote", None) or get("text", None) or get("content", None) or str(item)
     return Evidence(None if step is None else int(step), str(text))

@@ -137,7 +137,9 @@ class TraceStore:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreError(f"cannot create the store directory ({error.strerror})", path=directory) from None
+            raise StoreError(
+                f"cannot create the store directory ({error.strerror})", path=directory
+            ) from None
         self.path = self.directory / STORE_FILE
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -236,11 +238,17 @@ class TraceStore:
             return None
         spans = [
             SpanRecord(
-                trace_id=r["trace_id"], span_id=r["span_id"], parent_id=r["parent_id"],
-                name=r["name"], start_ns=r["start_ns"], end_ns=r["end_ns"],
-                error=bool(r["error"]), resource=json.loads(r["resource"]),
-                scope=json.loads(r["scope"]), body=json.loads(r["body"]),
-            )  # fmt: skip
+                trace_id=r["trace_id"],
+                span_id=r["span_id"],
+                parent_id=r["parent_id"],
+                name=r["name"],
+                start_ns=r["start_ns"],
+                end_ns=r["end_ns"],
+                error=bool(r["error"]),
+                resource=json.loads(r["resource"]),
+                scope=json.loads(r["scope"]),
+                body=json.loads(r["body"]),
+            )
             for r in db.execute(
                 "SELECT * FROM spans WHERE trace_id=? ORDER BY start_ns", (trace_id,)
             )
@@ -308,10 +316,7 @@ class TraceStore:
     ) -> bool:
         """Record the assembled trajectory (or why there is none). Returns False, storing
         nothing, when a span arrived after `last_seen` (the trace will settle again)."""
-        if trajectory is None:
-            state = UNREADABLE
-        else:
-            state = PENDING if failed else DONE
+        state = UNREADABLE if trajectory is None else PENDING if failed else DONE
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE traces SET state=?, failed=?, trajectory=?, agents=?, n_steps=?, "

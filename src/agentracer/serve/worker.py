@@ -112,7 +112,9 @@ class Worker:
         reasons = failure_reasons(stored.spans, trajectory, self.settings.failed_if)
         if reasons:
             trajectory.metadata["failed_because"] = reasons
-            trajectory.outcome = Outcome.FAILURE  # what `attribute` and `eval` expect of a failed run
+            trajectory.outcome = (
+                Outcome.FAILURE
+            )  # what `attribute` and `eval` expect of a failed run
         trajectory.metadata.setdefault("trace_id", trace_id)
         self.store.put_assembly(
             trace_id, last_seen=stored.summary.last_seen, trajectory=trajectory,

@@ -65,12 +65,16 @@ def read_run(path: Path) -> tuple[RunConfig, list[RecordResult]]:
     except ValueError as error:
         raise AgenTracerError(f"unreadable {CONFIG_FILE} ({error})", path=path) from None
     results = []
-    for number, line in enumerate((path / RESULTS_FILE).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(
+        (path / RESULTS_FILE).read_text(encoding="utf-8").splitlines(), 1
+    ):
         if line.strip():
             try:
                 results.append(RecordResult.model_validate_json(line))
             except ValueError:
-                raise AgenTracerError(f"{RESULTS_FILE} line {number} is not a result", path=path) from None
+                raise AgenTracerError(
+                    f"{RESULTS_FILE} line {number} is not a result", path=path
+                ) from None
     if not results:
         raise AgenTracerError(f"the run has no results yet ({RESULTS_FILE} is empty)", path=path)
     return config, results
@@ -118,7 +122,9 @@ def confusion(results: Sequence[RecordResult]) -> list[list[int]]:
     return matrix
 
 
-def baseline_results(config: RunConfig, results: Sequence[RecordResult]) -> tuple[dict[str, list[RecordResult]], str | None]:
+def baseline_results(
+    config: RunConfig, results: Sequence[RecordResult]
+) -> tuple[dict[str, list[RecordResult]], str | None]:
     """The model-free baselines on the same trajectories (same seed), or why they are missing."""
     from agentracer.formats import load_benchmark
     from agentracer.tracers import TracerSettings, create_tracer
@@ -126,7 +132,10 @@ def baseline_results(config: RunConfig, results: Sequence[RecordResult]) -> tupl
     try:
         benchmark = load_benchmark(config.bench, config.subsets, data=config.data)
     except AgenTracerError as error:
-        return {}, f"baselines not computed: the benchmark is not readable here ({error.one_line()})"
+        return (
+            {},
+            f"baselines not computed: the benchmark is not readable here ({error.one_line()})",
+        )
     wanted = {r.id for r in results}
     trajectories = [(s, t) for s, t in benchmark.trajectories() if t.id in wanted and t.label]
     out: dict[str, list[RecordResult]] = {}
@@ -153,7 +162,10 @@ def baseline_results(config: RunConfig, results: Sequence[RecordResult]) -> tupl
 
 def build_report(path: Path, *, baselines: bool = True) -> EvalReport:
     config, results = read_run(path)
-    subsets = [(s, _row(s, [r for r in results if r.subset == s])) for s in sorted({r.subset for r in results})]
+    subsets = [
+        (s, _row(s, [r for r in results if r.subset == s]))
+        for s in sorted({r.subset for r in results})
+    ]
     if len(subsets) > 1:
         subsets.append(("all", _row("all", results)))
     buckets: dict[str, list[RecordResult]] = {}
