@@ -107,7 +107,7 @@ class Worker:
                 trace_id, last_seen=stored.summary.last_seen, trajectory=None,
                 failed=None, problem=error.one_line(),
             )  # fmt: skip
-            log.warning("trace %s: %s", trace_id, error.one_line())
+            log.warning("%s", error.one_line())
             return
         reasons = failure_reasons(stored.spans, trajectory, self.settings.failed_if)
         if reasons:
