@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -58,6 +59,15 @@ def start_server(store: Path, settle: float) -> tuple[subprocess.Popen[str], str
 def count_spans(store: Path) -> int:
     with sqlite3.connect(store / "traces.sqlite3") as db:
         return int(db.execute("SELECT count(*) FROM spans").fetchone()[0])
+
+
+def in_threads(target: Callable[[], None], threads: int) -> None:
+    """Run `target` in `threads` threads at once and wait for all of them."""
+    workers = [threading.Thread(target=target) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def agent_span(tracer, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -90,11 +100,7 @@ def sdk_throughput(endpoint: str, store: Path, threads: int, traces_per_thread: 
                     agent_span(tracer, agent, f"step {i}")
 
     started = time.perf_counter()
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(work, threads)
     created = time.perf_counter() - started
     provider.force_flush(timeout_millis=600_000)
     elapsed = time.perf_counter() - started
@@ -137,11 +143,7 @@ def receiver_throughput(endpoint: str, store: Path, threads: int, requests: int)
             assert response.status == 200, response.status
 
     started = time.perf_counter()
-    workers = [threading.Thread(target=post_all) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(post_all, threads)
     elapsed = time.perf_counter() - started
     stored = count_spans(store) - before
     print(f"pre-encoded protobuf -> serve: {threads} threads, {requests} requests x 512 spans; "
