@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agentracer.serve.pages import render_trace, trace_page
 from agentracer.trajectory import Label, Step, Trajectory, Verdict
@@ -18,7 +18,7 @@ class RichVerdict(Verdict):
     shows them when present and works without them."""
 
     confidence: float | None = None
-    evidence: list[Quote] = []
+    evidence: list[Quote] = Field(default_factory=list)
     suggested_fix: str | None = None
     category: str | None = None
 
@@ -51,4 +51,6 @@ def test_plain_verdicts_and_no_verdict() -> None:
     assert re.search(r'class="step blamed\s*" id="step-2"', html)
     assert re.search(r'class="step gold\s*" id="step-1"', html)
     html = render_trace(trace_page(run(), []))
-    assert "No verdict" in html and '<details class="step blamed' not in html
+    assert (
+        "<b>gold label:</b> Solver at step 1" in html and '<details class="step blamed' not in html
+    )
