@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
 import os
 import platform
 import sqlite3
@@ -83,7 +84,8 @@ def agent_span(tracer, name: str, text: str) -> None:  # type: ignore[no-untyped
             )
 
 
-def sdk_throughput(endpoint: str, store: Path, threads: int, traces_per_thread: int) -> None:
+def _instrumented_app(endpoint: str, threads: int, traces_per_thread: int) -> None:
+    """One app process: `threads` threads make spans, one batch span processor exports them."""
     provider = TracerProvider(resource=Resource.create({"service.name": "ingest-bench"}))
     exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")
     provider.add_span_processor(
@@ -91,7 +93,6 @@ def sdk_throughput(endpoint: str, store: Path, threads: int, traces_per_thread: 
                            max_export_batch_size=512)
     )  # fmt: skip
     tracer = provider.get_tracer("bench")
-    before = count_spans(store)
 
     def work() -> None:
         for i in range(traces_per_thread):
@@ -99,15 +100,30 @@ def sdk_throughput(endpoint: str, store: Path, threads: int, traces_per_thread: 
                 for agent in ("Planner", "Coder", "Tester"):
                     agent_span(tracer, agent, f"step {i}")
 
-    started = time.perf_counter()
     in_threads(work, threads)
-    created = time.perf_counter() - started
-    provider.force_flush(timeout_millis=600_000)
-    elapsed = time.perf_counter() - started
+    provider.force_flush(timeout_millis=600_000)  # returns once every export was acknowledged
     provider.shutdown()
+
+
+def sdk_throughput(
+    endpoint: str, store: Path, processes: int, threads: int, traces_per_thread: int
+) -> None:
+    before = count_spans(store)
+    apps = [
+        multiprocessing.Process(
+            target=_instrumented_app, args=(endpoint, threads, traces_per_thread)
+        )
+        for _ in range(processes)
+    ]
+    started = time.perf_counter()
+    for process in apps:
+        process.start()
+    for process in apps:
+        process.join()
+    elapsed = time.perf_counter() - started
     stored = count_spans(store) - before
-    expected = threads * traces_per_thread * 7
-    print(f"SDK exporter -> serve: {threads} threads, {expected} spans created in {created:.2f} s; "
+    expected = processes * threads * traces_per_thread * 7
+    print(f"SDK exporter -> serve: {processes} app processes x {threads} threads, {expected} spans; "
           f"{stored} stored and acknowledged in {elapsed:.2f} s = {stored / elapsed:,.0f} spans/s")  # fmt: skip
 
 
@@ -195,7 +211,8 @@ def latency(endpoint: str, store: Path, settle: float, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=1, help="instrumented app processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per app, and posters")
     parser.add_argument(
         "--traces", type=int, default=1500, help="traces per SDK thread (7 spans each)"
     )
@@ -212,7 +229,7 @@ def main() -> None:
             process, endpoint = start_server(store, args.settle)
             try:
                 if phase == "throughput":
-                    sdk_throughput(endpoint, store, args.threads, args.traces)
+                    sdk_throughput(endpoint, store, args.processes, args.threads, args.traces)
                     receiver_throughput(endpoint, store, args.threads, args.requests)
                 else:
                     latency(endpoint, store, args.settle, args.latency_runs)
