@@ -220,8 +220,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=1.0)
     parser.add_argument("--latency-runs", type=int, default=10)
     args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {load} (other work on the machine shares the cores)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for phase in ("throughput", "latency"):  # a fresh server and store for each
