@@ -77,6 +77,11 @@ def test_view_shows_an_original_and_its_replay_side_by_side(tmp_path: Path) -> N
     assert 'id="orig-0"' in html and 'id="replay-0"' in html
     assert "205 minutes" in html and "215 minutes" in html
     assert "Original run: <b>failure</b> · replayed run: <b>success</b>" in html
+    assert "proven by replay: changing step 0 alone turns the failed run into a success" in html
+    # Viewing the original finds its replay beside it.
+    original = tmp_path / "orig"
+    assert runner.invoke(app, ["view", str(original), "--out", str(out)]).exit_code == 0
+    assert 'id="replay-0"' in out.read_text() and "215 minutes" in out.read_text()
 
 
 def test_view_escapes_every_trace_string(tmp_path: Path) -> None:

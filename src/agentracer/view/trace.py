@@ -64,21 +64,58 @@ def _check_verdicts(trajectory: Trajectory, verdicts: list[Verdict]) -> list[str
 
 
 def recording_page(directory: Path, verdicts: list[Verdict]) -> TracePage:
-    """A recording's page; for a replay, the original run with the replay beside it."""
-    replayed = recordings.load(directory)
-    replayed_trajectory = to_trajectory(replayed, path=directory)
-    info = replayed.replay
+    """A recording's page. For a replay, the original run with the replay beside it; for an
+    original, the same with the replay of it found beside it (a successful one first)."""
+    recording = recordings.load(directory)
+    info = recording.replay
     if info is None:
-        return _page(replayed_trajectory, verdicts, facts=_facts(replayed))
+        replay_dir = find_replay(directory)
+        if replay_dir is None:
+            return _page(
+                to_trajectory(recording, path=directory), verdicts, facts=_facts(recording)
+            )
+        return _comparison_page(
+            directory, recording, replay_dir, recordings.load(replay_dir), verdicts
+        )
     source = Path(info.source)
-    if not source.is_absolute() and not recordings.is_recording(source):
-        source = directory.parent / source.name
     if not recordings.is_recording(source):
-        page = _page(replayed_trajectory, verdicts, facts=_facts(replayed))
+        source = directory.parent / source.name  # the runs directory was moved
+    if not recordings.is_recording(source):
+        page = _page(to_trajectory(recording, path=directory), verdicts, facts=_facts(recording))
         page.problems.append(f"the original recording {info.source} is not here to compare with")
         return page
-    original = recordings.load(source)
-    original_trajectory = to_trajectory(original, path=source)
+    return _comparison_page(source, recordings.load(source), directory, recording, verdicts)
+
+
+def find_replay(original: Path) -> Path | None:
+    """A replay of `original` among the recordings beside it (a successful one first)."""
+    found: list[tuple[bool, str, Path]] = []
+    for candidate in sorted(original.parent.iterdir()):
+        whole = candidate / recordings.RECORDING_FILE
+        if candidate == original or not whole.is_file():
+            continue
+        try:
+            document = json.loads(whole.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        source = (document.get("replay") or {}).get("source")
+        if source and Path(source).name == original.name:
+            success = (document.get("outcome") or {}).get("success") is True
+            found.append((not success, candidate.name, candidate))
+    return min(found)[2] if found else None
+
+
+def _comparison_page(
+    original_dir: Path,
+    original: recordings.Recording,
+    replay_dir: Path,
+    replayed: recordings.Recording,
+    verdicts: list[Verdict],
+) -> TracePage:
+    assert replayed.replay is not None
+    info = replayed.replay
+    original_trajectory = to_trajectory(original, path=original_dir)
+    replayed_trajectory = to_trajectory(replayed, path=replay_dir)
     at = step_index(replayed_trajectory, info.at)
     comparison = Comparison(
         at=at,
@@ -88,7 +125,11 @@ def recording_page(directory: Path, verdicts: list[Verdict]) -> TracePage:
         replayed_outcome=replayed.outcome.status,
         substituted=info.content,
     )
-    facts = [*_facts(original), ("replayed in", str(directory))]
+    facts = [*_facts(original), ("replayed in", str(replay_dir))]
+    if original.outcome.success is False and replayed.outcome.success is True:
+        facts.append(
+            ("proven by replay", f"changing step {at} alone turns the failed run into a success")
+        )
     if info.divergence:
         facts.append(("divergence", info.divergence))
     return _page(original_trajectory, verdicts, facts=facts, comparison=comparison)
