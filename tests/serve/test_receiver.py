@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
@@ -141,3 +142,32 @@ def test_ui_lists_traces_and_escapes_trace_content(
     assert get(f"{service.endpoint}/traces/{'0' * 32}")[0] == 404
     status, body = get(f"{service.endpoint}/api/traces?failed=1")
     assert [row["trace_id"] for row in json.loads(body)] == [trace]
+
+
+def test_worker_attributes_with_an_llm_tracer_on_a_loopback_endpoint(
+    start_service: Callable[..., Service], sdk_provider: Callable[..., Any], tmp_path: Path
+) -> None:
+    from agentracer.llm import ConnectionSettings
+    from agentracer.tracers import TracerSettings
+    from tests.llm.loopback import Reply, ScriptedServer, completion
+
+    answer = "Agent Name: Solver\nStep Number: 1\nReason for Mistake: 41 is not the sum."
+    with ScriptedServer(default=Reply(body=completion(answer))) as model:
+        settings = TracerSettings(
+            model="openai/scripted",
+            connection=ConnectionSettings(
+                base_url=model.base_url, api_key="x", cache_dir=str(tmp_path / "cache")
+            ),
+        )
+        service = start_service(tracer="all-at-once", tracer_settings=settings)
+        provider = sdk_provider(service.endpoint)
+        traces = [run_app(provider, fail=True, content=f"the answer is {n}") for n in (41, 43)]
+        for trace in traces:  # one event loop and client serve every trace
+            stored = wait_for(
+                lambda t=trace: (s := service.store.get_trace(t)) and s.summary.verdict and s
+            )
+            verdict = stored.summary.verdict
+            assert (verdict.agent, verdict.step, verdict.parse_status) == ("Solver", 1, "parsed")
+            assert verdict.reason == "41 is not the sum." and verdict.usage.calls == 1
+        assert len(model.requests) == 2
+        assert "the answer is 43" in json.dumps(model.requests[1]["messages"])
