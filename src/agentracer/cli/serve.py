@@ -101,8 +101,9 @@ def serve(
         str | None,
         typer.Option(
             "--failed-if",
-            help="a rule that marks a run failed when true for any span, e.g. "
-            "'attributes[\"eval.passed\"] == False' (fields: attributes, name, status, error)",
+            help="a rule over span fields (attributes, name, status, error) that marks a run "
+            "failed when true for any span, e.g. 'name == \"judge\" and status == \"ERROR\"' "
+            "or 'attributes[KEY] == False'",
         ),
     ] = None,
     max_body: Annotated[int, typer.Option(help="largest request body in bytes (else 413)")] = (
