@@ -212,22 +212,20 @@ class TraceStore:
             new = db.total_changes - before
             if not new:
                 return 0  # all duplicates: the traces did not change
-            for trace_id in dict.fromkeys(span.trace_id for span in spans):
-                (count,) = db.execute(
-                    "SELECT count(*) FROM spans WHERE trace_id=?", (trace_id,)
-                ).fetchone()
-                db.execute(
-                    "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) VALUES (?,?,?,?) "
-                    "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
-                    "n_spans=excluded.n_spans, state='open', retry_at=0 "
-                    "WHERE n_spans != excluded.n_spans",
-                    (trace_id, now, now, count),
-                )
-            for span in roots:
-                db.execute(
-                    "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
-                    (span.name, int(span.end_ns is not None), span.trace_id),
-                )
+            # Counting (rather than adding what was new) keeps n_spans right whatever the mix of
+            # new and duplicate spans; a trace whose count did not change is left as it was.
+            db.executemany(
+                "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) "
+                "SELECT ?1, ?2, ?2, count(*) FROM spans WHERE trace_id=?1 "
+                "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
+                "n_spans=excluded.n_spans, state='open', retry_at=0 "
+                "WHERE n_spans != excluded.n_spans",
+                [(trace_id, now) for trace_id in dict.fromkeys(span.trace_id for span in spans)],
+            )
+            db.executemany(
+                "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
+                [(span.name, int(span.end_ns is not None), span.trace_id) for span in roots],
+            )
         return new
 
     def get_trace(self, trace_id: str) -> StoredTrace | None:
