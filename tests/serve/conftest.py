@@ -63,7 +63,11 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     ) -> Service:
         service = Service(
             store or tmp_path / "store",
-            ServerSettings(port=0, max_body=worker.pop("max_body", 1 << 20)),
+            ServerSettings(
+                port=0,
+                max_body=worker.pop("max_body", 1 << 20),
+                max_concurrent=worker.pop("max_concurrent", 16),
+            ),
             WorkerSettings(settle=settle, tracer=tracer, poll=0.05, **worker),
             assembler=assembler,
         )

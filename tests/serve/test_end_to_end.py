@@ -63,7 +63,9 @@ def test_opentelemetry_genai_app_shows_up_with_a_verdict(
     assert row["failed"] is True and row["state"] == "done"
     assert {"Planner", "Solver"} <= set(row["agents"])
     assert row["verdict"]["agent"] == "Solver" and row["verdict"]["tracer"] == "last-agent-step"
-    result = runner.invoke(app, ["traces", "show", row["trace_id"], "--store", str(tmp_path / "store")])
+    result = runner.invoke(
+        app, ["traces", "show", row["trace_id"], "--store", str(tmp_path / "store")]
+    )
     assert result.exit_code == 0 and "205 minutes" in result.stdout
 
 
@@ -72,7 +74,9 @@ def test_openinference_app_shows_up_with_a_verdict(
 ) -> None:
     require_importer("openinference", "OpenInference")
     answers = iter(["Plan: Solver, count the minutes.", "3 h 25 min = 205 minutes."])
-    with ScriptedServer(default=lambda body: Reply(body=completion(next(answers, "done")))) as model:
+    with ScriptedServer(
+        default=lambda body: Reply(body=completion(next(answers, "done")))
+    ) as model:
         service = start_service(tmp_path / "store", assembler=None, tracer="last-agent-step")
         run_app("openinference_app.py", service.endpoint, OPENAI_BASE_URL=model.base_url)
         assert len(model.requests) == 2

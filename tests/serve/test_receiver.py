@@ -171,3 +171,22 @@ def test_worker_attributes_with_an_llm_tracer_on_a_loopback_endpoint(
             assert verdict.reason == "41 is not the sum." and verdict.usage.calls == 1
         assert len(model.requests) == 2
         assert "the answer is 43" in json.dumps(model.requests[1]["messages"])
+
+
+def test_idle_keep_alive_connections_do_not_hold_the_export_slots(
+    start_service: Callable[..., Service],
+) -> None:
+    import http.client
+
+    service = start_service(max_concurrent=2)
+    host, port = service.httpd.server_address[:2]
+    connections = [http.client.HTTPConnection(host, port, timeout=10) for _ in range(6)]
+    for n, connection in enumerate(connections):  # each stays open after its request
+        span = {"traceId": f"{n + 1:032x}", "spanId": "cd" * 8, "name": "root"}
+        body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+        connection.request("POST", "/v1/traces", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"{}")
+    for connection in connections:
+        connection.close()
+    assert len(service.store.list_traces()) == 6

@@ -6,9 +6,10 @@ survives a crash. A body over the size limit is 413, a malformed one 400 with th
 in both cases nothing of it is stored. The same server renders the UI (`GET /`, `GET
 /traces/ID`) and hands out trajectories (`GET /traces/ID/trajectory.json`).
 
-Requests are handled by a bounded pool of threads (stdlib `ThreadingHTTPServer` with a
-semaphore): when every slot is busy a new export waits on the socket instead of piling up in
-memory, which is the back-pressure an exporter's retry logic expects.
+Each connection has a thread (stdlib `ThreadingHTTPServer`); at most `max_concurrent` export
+bodies are read and decoded at once (a semaphore), so under load a new export waits with its
+body still in the socket instead of piling up in memory: the back-pressure an exporter's retry
+logic expects.
 """
 
 from __future__ import annotations
@@ -67,20 +68,6 @@ class TraceServer(ThreadingHTTPServer):
         host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}"
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.slots.acquire()  # back-pressure: at most max_concurrent requests in flight
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
-
     def count(self, n: int) -> None:
         with self._count_lock:
             self.received += n
@@ -89,6 +76,7 @@ class TraceServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: TraceServer
     protocol_version = "HTTP/1.1"  # keep-alive, as OTLP exporters expect
+    timeout = 120  # an idle keep-alive connection is closed after this many seconds
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
@@ -111,16 +99,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # do not read a body we refuse
             self._otlp_error(OtlpError(f"the request is over {limit} bytes", status=413))
             return
-        body = self.rfile.read(length)
         content_type = self.headers.get("Content-Type")
-        try:
-            data = decompress(body, self.headers.get("Content-Encoding"), limit=limit)
-            spans = decode_request(data, content_type)
-            # Commit before acknowledging: when the 200 leaves, the spans are on disk.
-            self.server.store.put_spans(spans)
-        except OtlpError as error:
-            self._otlp_error(error)
-            return
+        # Back-pressure: at most `max_concurrent` bodies are read and decoded at once; other
+        # exports wait here with their bodies still in the socket, not in memory.
+        with self.server.slots:
+            body = self.rfile.read(length)
+            try:
+                data = decompress(body, self.headers.get("Content-Encoding"), limit=limit)
+                spans = decode_request(data, content_type)
+                # Commit before acknowledging: when the 200 leaves, the spans are on disk.
+                self.server.store.put_spans(spans)
+            except OtlpError as error:
+                self._otlp_error(error)
+                return
         self.server.count(len(spans))
         if (content_type or "").startswith(PROTOBUF):
             self._send(HTTPStatus.OK, b"", PROTOBUF)  # an empty ExportTraceServiceResponse
