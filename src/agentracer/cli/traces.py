@@ -74,6 +74,8 @@ def show(
         )
     if trajectory.flags:
         out.print(f"[yellow]flags:[/yellow] {', '.join(trajectory.flags)}")
+    for note in trajectory.notes:
+        out.print(f"[dim]note: {escape(note)}[/dim]")
 
 
 def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:

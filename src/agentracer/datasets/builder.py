@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentracer.formats import recording as rec
+from agentracer.formats.recorded_run import step_index, to_trajectory
 from agentracer.formats.who_and_when import to_record
-from agentracer.replay import recording as rec
-from agentracer.replay.convert import step_index, to_trajectory
 from agentracer.replay.counterfactual import Analyzer, Strategy, find_decisive_step
 from agentracer.replay.injection import ModelAttacker, inject_faults
 from agentracer.replay.upstream import Upstream

@@ -4,7 +4,14 @@ Importing this package registers every format (`formats.registry`); each format 
 one source format.
 """
 
-from agentracer.formats import native, tracertraj, who_and_when  # register the formats
+from agentracer.formats import (  # register the formats
+    native,
+    openinference,
+    otel,
+    recorded_run,
+    tracertraj,
+    who_and_when,
+)
 from agentracer.formats.benchmarks import Benchmark, load_benchmark
 from agentracer.formats.files import iter_file, load_file, load_one
 from agentracer.formats.native import write_jsonl
@@ -31,8 +38,11 @@ __all__ = [
     "load_file",
     "load_one",
     "native",
+    "openinference",
+    "otel",
     "parse_document",
     "parse_record",
+    "recorded_run",
     "register_format",
     "to_record",
     "tracertraj",

@@ -23,6 +23,7 @@ from typing import Any
 from agentracer.errors import DatasetNotFoundError, TraceFormatError
 from agentracer.formats import tracertraj, who_and_when
 from agentracer.formats.files import iter_file
+from agentracer.formats.text import Sanitiser, json_error_message
 from agentracer.trajectory import Provenance, Trajectory
 
 ENV_VAR = "AGENTRACER_DATA_DIR"
@@ -171,10 +172,14 @@ def _rows_as_entries(
 
 def _json_history(text: str, location: Path | str, position: int) -> Any:
     try:
-        return json.loads(text)
+        return Sanitiser().value(json.loads(text), text)
     except json.JSONDecodeError as error:
         raise TraceFormatError(
             f"history is not valid JSON ({error.msg})", path=f"{location}#{position}"
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise TraceFormatError(
+            f"history: {json_error_message(error)}", path=f"{location}#{position}"
         ) from None
 
 

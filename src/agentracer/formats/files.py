@@ -1,7 +1,7 @@
 """Read trajectories from a user's file, whatever format it is in.
 
-Every format registered in `formats.registry` is read (`agentracer formats` lists them), and
-recordings made by `agentracer record` (the directory or its `recording.json`). Every problem
+Every format registered in `formats.registry` is read (`agentracer formats` lists them),
+recordings made by `agentracer record` (the directory or its `recording.json`) among them. Every problem
 is a `TraceFormatError` that names the file (and the record or line) and says what is wrong.
 """
 
@@ -23,17 +23,16 @@ def iter_file(path: str | Path, format_name: str | None = None) -> Iterator[Pars
     record inside a multi-record file is yielded as an error so callers can report it and go on.
     """
     path = Path(path)
-    from agentracer.replay import recording  # deferred: only recordings need the replay lab
-
-    if recording.is_recording(path):
-        from agentracer.replay.convert import to_trajectory
-
-        yield to_trajectory(recording.load(path), path=path)
-        return
     if not path.exists():
         raise TraceFormatError("no such file", path=path)
     probe = Probe(path)
-    if format_name is None and path.is_file() and probe.is_json and not probe.records():
+    if (
+        format_name is None
+        and path.is_file()
+        and probe.is_json
+        and probe.first() is None
+        and not probe.records()
+    ):
         raise TraceFormatError("the file holds no records", path=path)
     yield from parse_probe(probe, format_name)
 

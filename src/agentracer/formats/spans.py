@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
+class SpanEvent:
+    """Something a span recorded at a point in time (an exception, a prompt, a choice)."""
+
+    name: str
+    time: float = 0.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)  # slots: a 200k-span export holds 200k of these
 class Span:
     """One unit of work of a trace, whatever format it came from."""
 
@@ -31,6 +40,8 @@ class Span:
     error: str | None = None  # the error message or status when the span failed
     kind: str = ""  # the format's own span type (e.g. "LLM", "generation", "execute_tool")
     raw: Any = field(default=None, repr=False)
+    events: list[SpanEvent] = field(default_factory=list, repr=False)
+    resource: dict[str, Any] = field(default_factory=dict, repr=False)  # e.g. service.name
 
 
 def group_traces(spans: Iterable[Span]) -> dict[str, list[Span]]:

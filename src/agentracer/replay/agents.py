@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentracer.replay.recording import AgentSource
+from agentracer.formats.recording import AgentSource
 
 AGENT_HEADER = "X-AgenTracer-Agent"
 MAX_NAME = 60

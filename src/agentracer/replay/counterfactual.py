@@ -23,9 +23,9 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from agentracer.formats import recording as rec
+from agentracer.formats.recorded_run import call_index, to_trajectory
 from agentracer.llm import ChatModel, ChatRequest, usage_of
-from agentracer.replay import recording as rec
-from agentracer.replay.convert import call_index, to_trajectory
 from agentracer.replay.majority import majority_replay
 from agentracer.replay.upstream import Upstream
 from agentracer.tracers.prompts import render_log, task_block

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentracer.formats import recording as rec
+from agentracer.formats.recorded_run import call_index, to_trajectory
 from agentracer.llm import ChatModel, ChatRequest, usage_of
-from agentracer.replay import recording as rec
-from agentracer.replay.convert import call_index, to_trajectory
 from agentracer.replay.majority import majority_replay
 from agentracer.replay.upstream import Upstream
 from agentracer.trajectory import Trajectory, Usage

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentracer.replay.recording import Recording
+from agentracer.formats.recording import Recording
 from agentracer.replay.session import replay
 from agentracer.replay.upstream import Upstream
 

@@ -7,7 +7,7 @@ import json
 from typing import Any, Literal, Protocol
 
 from agentracer.errors import AgenTracerError
-from agentracer.replay.recording import ModelCall, Origin, Recording
+from agentracer.formats.recording import ModelCall, Origin, Recording
 from agentracer.replay.upstream import DELIVERY_FIELDS, Upstream, without_delivery
 
 

@@ -1,194 +1,46 @@
-"""A recording: every model call a multi-agent program made, in order, and how the run ended.
+"""The recording schema, re-exported: it lives in `formats.recording` (a recording is one more
+trace format), and the replay lab keeps importing it from here."""
 
-On disk a recording is a directory:
+from agentracer.formats.recording import (
+    CHECK_FILE,
+    EVENTS_FILE,
+    RECORDING_FILE,
+    STDERR_FILE,
+    STDOUT_FILE,
+    AgentSource,
+    Event,
+    EventLog,
+    ModelCall,
+    Origin,
+    Outcome,
+    Recording,
+    ReplayInfo,
+    Status,
+    Task,
+    ToolEvent,
+    is_recording,
+    load,
+    save,
+)
 
-- `events.jsonl`: one line per model call or reported tool result, appended (and flushed) the
-  moment it happens, so a crash or a kill loses nothing already recorded;
-- `recording.json`: the whole recording, written when the run is over;
-- `mas.stdout`, `mas.stderr`, `check.out`: what the program and the check printed.
-
-API keys never reach a recording: request headers are not stored, and the program is given a
-placeholder key (the proxy holds the real one).
-"""
-
-from __future__ import annotations
-
-import json
-import os
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from agentracer.errors import TraceFormatError
-
-RECORDING_FILE = "recording.json"
-EVENTS_FILE = "events.jsonl"
-STDOUT_FILE = "mas.stdout"
-STDERR_FILE = "mas.stderr"
-CHECK_FILE = "check.out"
-
-AgentSource = Literal["header", "name", "user", "pattern", "system-prompt", "unknown"]
-Origin = Literal["live", "recorded", "substituted"]
-Status = Literal[
-    "success",  # the check passed
-    "failure",  # the check failed
-    "unchecked",  # no check was given
-    "check-missing",  # the check command does not exist
-    "crashed",  # the program exited non-zero
-    "timeout",  # the program ran past its time limit and was killed
-    "no-calls",  # the program never called the model
-    "diverged",  # on replay, a frozen call's request differed and the policy was to fail
-    "interrupted",  # the recorder itself was stopped; events.jsonl holds what happened
+__all__ = [
+    "CHECK_FILE",
+    "EVENTS_FILE",
+    "RECORDING_FILE",
+    "STDERR_FILE",
+    "STDOUT_FILE",
+    "AgentSource",
+    "Event",
+    "EventLog",
+    "ModelCall",
+    "Origin",
+    "Outcome",
+    "Recording",
+    "ReplayInfo",
+    "Status",
+    "Task",
+    "ToolEvent",
+    "is_recording",
+    "load",
+    "save",
 ]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelCall(_Model):
-    """One chat completion the program asked for, and the answer it got."""
-
-    kind: Literal["call"] = "call"
-    index: int = Field(ge=0, description="0-based position among the run's model calls")
-    agent: str
-    agent_source: AgentSource
-    request: dict[str, Any] = Field(description="the request body as the program sent it")
-    response: dict[str, Any] = Field(description="the chat.completion returned to the program")
-    stream: bool = False
-    origin: Origin = "live"
-    diverged: bool = Field(
-        default=False, description="replay: the request differed from the recording"
-    )
-    seconds: float = 0.0
-
-    def content(self) -> str:
-        """The assistant's text in this call's response."""
-        choices = self.response.get("choices") or [{}]
-        return str((choices[0].get("message") or {}).get("content") or "")
-
-    def tool_calls(self) -> list[dict[str, Any]]:
-        choices = self.response.get("choices") or [{}]
-        return list((choices[0].get("message") or {}).get("tool_calls") or [])
-
-
-class ToolEvent(_Model):
-    """A tool result the program reported (e.g. code execution output)."""
-
-    kind: Literal["tool"] = "tool"
-    agent: str
-    content: str
-    after_call: int = Field(ge=0, description="how many model calls preceded it")
-
-
-Event = Annotated[ModelCall | ToolEvent, Field(discriminator="kind")]
-
-
-class Task(_Model):
-    question: str = ""
-    ground_truth: str | None = None
-
-
-class Outcome(_Model):
-    status: Status
-    success: bool | None = None
-    mas_exit_code: int | None = None
-    check_exit_code: int | None = None
-    message: str = ""
-
-
-class ReplayInfo(_Model):
-    """Where a replayed run came from: the source recording and the substituted call."""
-
-    source: str
-    at: int
-    content: str
-    tool_calls: list[dict[str, Any]] | None = None
-    on_divergence: Literal["fail", "live"] = "fail"
-    divergence: str | None = None
-
-
-class Recording(_Model):
-    id: str
-    command: list[str]
-    check: str | None = None
-    cwd: str = "."
-    agent_patterns: list[str] = Field(default_factory=list, description="REGEX=AGENT mappings")
-    model: str = Field(description="the upstream model that answered live calls")
-    created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    seconds: float = 0.0
-    task: Task = Field(default_factory=Task)
-    events: list[Event] = Field(default_factory=list)
-    outcome: Outcome = Field(default_factory=lambda: Outcome(status="interrupted"))
-    replay: ReplayInfo | None = None
-
-    def calls(self) -> list[ModelCall]:
-        return [e for e in self.events if isinstance(e, ModelCall)]
-
-
-class EventLog:
-    """Appends events to `events.jsonl` as they happen, flushed to disk each time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = path.open("a", encoding="utf-8")
-
-    def append(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def save(recording: Recording, directory: Path) -> None:
-    """Write `recording.json` atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{RECORDING_FILE}.tmp"
-    tmp.write_text(recording.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(tmp, directory / RECORDING_FILE)
-
-
-def load(path: str | Path) -> Recording:
-    """Read a recording directory (or its `recording.json`). A run whose recorder was killed
-    has no `recording.json`; it is rebuilt from `events.jsonl` and marked `interrupted`."""
-    path = Path(path)
-    directory = path.parent if path.name == RECORDING_FILE else path
-    whole = directory / RECORDING_FILE
-    try:
-        if whole.is_file():
-            return Recording.model_validate_json(whole.read_text(encoding="utf-8"))
-        events_path = directory / EVENTS_FILE
-        if not events_path.is_file():
-            raise TraceFormatError(
-                "not a recording (no recording.json or events.jsonl)", path=directory
-            )
-        lines = [
-            json.loads(line)
-            for line in events_path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-        header: dict[str, Any] = next((line for line in lines if line.get("kind") == "header"), {})
-        events = [line for line in lines if line.get("kind") in ("call", "tool")]
-        tasks = [
-            {k: v for k, v in line.items() if k != "kind"}
-            for line in lines
-            if line.get("kind") == "task"
-        ]
-        fields = {**header.get("recording", {}), "events": events}
-        if tasks:
-            fields["task"] = tasks[-1]
-        return Recording.model_validate(fields)
-    except (ValidationError, json.JSONDecodeError) as error:
-        raise TraceFormatError(
-            f"unreadable recording ({str(error).splitlines()[0]})", path=directory
-        ) from None
-
-
-def is_recording(path: Path) -> bool:
-    directory = path.parent if path.name == RECORDING_FILE else path
-    return (directory / RECORDING_FILE).is_file() or (directory / EVENTS_FILE).is_file()
