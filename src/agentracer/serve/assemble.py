@@ -17,6 +17,7 @@ from typing import Any
 
 from agentracer.errors import AgenTracerError
 from agentracer.formats import parse_document
+from agentracer.formats.otlp import attributes
 from agentracer.serve.store import SpanRecord
 from agentracer.trajectory import Outcome, Trajectory
 
@@ -43,30 +44,7 @@ def otlp_document(spans: Sequence[SpanRecord]) -> dict[str, Any]:
 
 def attribute_values(span: dict[str, Any]) -> dict[str, Any]:
     """A span's OTLP/JSON attribute list as a plain dict (`{"key": ..., "value": {...}}` items)."""
-    return {
-        item.get("key", ""): _any_value(item.get("value") or {})
-        for item in span.get("attributes", [])
-        if isinstance(item, dict)
-    }
-
-
-def _any_value(value: dict[str, Any]) -> Any:
-    if "stringValue" in value:
-        return value["stringValue"]
-    if "boolValue" in value:
-        return value["boolValue"]
-    if "intValue" in value:
-        return int(value["intValue"])
-    if "doubleValue" in value:
-        return float(value["doubleValue"])
-    if "arrayValue" in value:
-        return [_any_value(v) for v in value["arrayValue"].get("values", [])]
-    if "kvlistValue" in value:
-        return {
-            kv.get("key", ""): _any_value(kv.get("value") or {})
-            for kv in value["kvlistValue"].get("values", [])
-        }
-    return None
+    return attributes(span.get("attributes") or [])
 
 
 def is_agent_span(attributes: dict[str, Any]) -> bool:

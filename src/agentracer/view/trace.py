@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from agentracer.errors import AgenTracerError
 from agentracer.formats import load_one
-from agentracer.replay import recording as recordings
-from agentracer.replay.convert import step_index, to_trajectory
+from agentracer.formats import recording as recordings
+from agentracer.formats.recorded_run import step_index, to_trajectory
 from agentracer.serve.pages import (
     Comparison,
     TracePage,
