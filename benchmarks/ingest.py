@@ -31,7 +31,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,6 +61,23 @@ def start_server(store: Path, settle: float) -> tuple[subprocess.Popen[str], str
 def count_spans(store: Path) -> int:
     with sqlite3.connect(store / "traces.sqlite3") as db:
         return int(db.execute("SELECT count(*) FROM spans").fetchone()[0])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to report the server's cost
+    per span independently of how busy the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server_cpu(pid: int, store: Path) -> Iterator[None]:
+    """Print the server's CPU time over the block, and the spans stored per CPU-second."""
+    spans, cpu = count_spans(store), cpu_seconds(pid)
+    yield
+    spans, cpu = count_spans(store) - spans, cpu_seconds(pid) - cpu
+    print(f"  server process CPU: {cpu:.2f} s = {spans / cpu:,.0f} spans per CPU-second "
+          "(receiving, storing, and assembling what settled meanwhile)")  # fmt: skip
 
 
 def in_threads(target: Callable[[], None], threads: int) -> None:
@@ -231,8 +249,10 @@ def main() -> None:
             process, endpoint = start_server(store, args.settle)
             try:
                 if phase == "throughput":
-                    sdk_throughput(endpoint, store, args.processes, args.threads, args.traces)
-                    receiver_throughput(endpoint, store, args.threads, args.requests)
+                    with server_cpu(process.pid, store):
+                        sdk_throughput(endpoint, store, args.processes, args.threads, args.traces)
+                    with server_cpu(process.pid, store):
+                        receiver_throughput(endpoint, store, args.threads, args.requests)
                 else:
                     latency(endpoint, store, args.settle, args.latency_runs)
             finally:
