@@ -4,7 +4,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from agentracer.cli import app
@@ -125,11 +124,10 @@ def test_view_an_eval_run_directory(tmp_path: Path, data_dir: Path) -> None:
     assert f"{100 * agent:.1f}%" in html  # the report agrees with the run's own summary
 
 
-@pytest.mark.parametrize("flag", ["--verdict"])
-def test_eval_reports_refuse_a_verdict(tmp_path: Path, flag: str) -> None:
+def test_eval_reports_refuse_a_verdict(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}")
     (run / "results.jsonl").write_text("")
-    result = runner.invoke(app, ["view", str(run), flag, str(EXAMPLE)])
+    result = runner.invoke(app, ["view", str(run), "--verdict", str(EXAMPLE)])
     assert result.exit_code == 2 and "--verdict is for one trajectory" in result.stderr
