@@ -26,9 +26,9 @@ from agentracer.trajectory import StepKind, Trajectory
 
 
 def span_assembler(document: dict[str, Any]) -> list[Trajectory]:
-    """A stand-in importer for control-flow tests of the worker: every span with a `test.agent`
-    attribute is one step (content `test.content`), in start order. The real OTel/OpenInference
-    importers are exercised by the end-to-end tests."""
+    """A stand-in importer for the worker's control-flow tests (restart, retry, refusal): every
+    span with a `test.agent` attribute is one step (content `test.content`), in start order.
+    Everything else goes through the real importers of the format registry."""
     spans = [
         span
         for resource in document["resourceSpans"]
@@ -58,7 +58,7 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
         *,
         settle: float = 0.2,
         tracer: str = "last-agent-step",
-        assembler: Any = span_assembler,
+        assembler: Any = None,
         **worker: Any,
     ) -> Service:
         service = Service(

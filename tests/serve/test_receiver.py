@@ -38,14 +38,20 @@ def get(url: str) -> tuple[int, str]:
 
 
 def run_app(provider: Any, *, fail: bool, content: str = "the answer is 42") -> str:
-    """A tiny two-agent 'app' instrumented with the SDK; returns its trace id (hex)."""
+    """A tiny two-agent app instrumented with the SDK in the OpenTelemetry GenAI conventions
+    (an agent span per agent, a chat span under it with its output message); returns the trace
+    id (hex)."""
     tracer = provider.get_tracer("app")
     with tracer.start_as_current_span("team run") as root:
         for agent, text in (("Planner", "plan: add the numbers"), ("Solver", content)):
             with tracer.start_as_current_span(f"invoke_agent {agent}") as span:
                 span.set_attribute("gen_ai.operation.name", "invoke_agent")
-                span.set_attribute("test.agent", agent)
-                span.set_attribute("test.content", text)
+                span.set_attribute("gen_ai.agent.name", agent)
+                with tracer.start_as_current_span("chat scripted") as chat:
+                    chat.set_attribute("gen_ai.operation.name", "chat")
+                    chat.set_attribute("gen_ai.request.model", "scripted")
+                    output = [{"role": "assistant", "parts": [{"type": "text", "content": text}]}]
+                    chat.set_attribute("gen_ai.output.messages", json.dumps(output))
         if fail:
             root.set_status(Status(StatusCode.ERROR, "wrong answer"))
     provider.force_flush()
@@ -69,17 +75,17 @@ def test_sdk_export_protobuf_and_gzip_is_stored_and_a_failed_run_gets_a_verdict(
     failed = run_app(sdk_provider(service.endpoint, gzip=True), fail=True)
     passed = run_app(sdk_provider(service.endpoint), fail=False)
     stored = wait_for(lambda: (t := service.store.get_trace(failed)) and t.summary.verdict and t)
-    assert stored.summary.n_spans == 3 and stored.summary.failed
+    assert stored.summary.n_spans == 5 and stored.summary.failed
     verdict = stored.summary.verdict
     assert (verdict.agent, verdict.step, verdict.tracer) == ("Solver", 1, "last-agent-step")
-    assert stored.trajectory.metadata["failed_because"] == [
-        "root span 'team run' has an error status"
-    ]
+    assert (
+        "root span 'team run' has an error status" in stored.trajectory.metadata["failed_because"]
+    )
     ok = wait_for(
         lambda: (t := service.store.get_trace(passed)) and t.summary.state == "done" and t
     )
     assert ok.summary.failed is False and ok.summary.verdicts == []
-    assert service.httpd.received == 6
+    assert service.httpd.received == 10
 
 
 def test_json_body_gets_a_json_answer_and_duplicates_are_stored_once(
@@ -116,12 +122,14 @@ def test_over_the_size_limit_is_413_and_malformed_is_400_with_nothing_stored(
 def test_failed_if_rule_marks_a_run_failed(
     start_service: Callable[..., Service], sdk_provider: Callable[..., Any]
 ) -> None:
-    service = start_service(failed_if=FailedIf('attributes["test.content"] == "wrong"'))
-    trace = run_app(sdk_provider(service.endpoint), fail=False, content="wrong")
+    rule = FailedIf('"wrong" in attributes["gen_ai.output.messages"] and name == "chat scripted"')
+    service = start_service(failed_if=rule)
+    trace = run_app(sdk_provider(service.endpoint), fail=False, content="a wrong answer")
     stored = wait_for(lambda: (t := service.store.get_trace(trace)) and t.summary.verdict and t)
     assert stored.trajectory.metadata["failed_because"] == [
-        "--failed-if is true for span 'invoke_agent Solver'"
+        "--failed-if is true for span 'chat scripted'"
     ]
+    assert stored.trajectory.outcome.value == "failure"
 
 
 def test_ui_lists_traces_and_escapes_trace_content(
