@@ -11,6 +11,7 @@ from agentracer.trajectory import Label, Step, Trajectory, Verdict
 class Quote(BaseModel):
     step: int
     quote: str
+    role: str = "other"
 
 
 class RichVerdict(Verdict):
@@ -36,12 +37,13 @@ def run() -> Trajectory:
 def test_rich_verdict_fields_are_rendered_when_present() -> None:
     verdict = RichVerdict(
         agent="Solver", step=1, reason="wrong sum", candidates=[3], tracer="agentracer",
-        confidence=0.82, evidence=[Quote(step=1, quote="Solver says <1>")],
+        confidence=0.82, evidence=[Quote(step=1, quote="Solver says <1>"), Quote(step=3, quote="3", role="failure")],
         suggested_fix="add 10 minutes", category="calculation error",
     )  # fmt: skip
     html = render_trace(trace_page(run(), [verdict]))
     assert "82%" in html and "calculation error" in html and "add 10 minutes" in html
     assert 'href="#step-1" class="goto" data-step="1">step 1</a>: “Solver says &lt;1&gt;”' in html
+    assert 'step 3</a> <span class="muted">(where the failure shows)</span>: “3”' in html
     assert "the tracer agrees" in html
 
 

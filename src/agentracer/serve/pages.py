@@ -45,6 +45,7 @@ def _when(timestamp: float | None) -> str:
 class Evidence:
     step: int | None
     text: str
+    role: str | None = None  # "blamed", "failure" or "other" when the tracer says
 
 
 @dataclass
@@ -85,7 +86,8 @@ def _evidence(item: Any) -> Evidence:
     )
     step = get("step", None)
     text = get("quote", None) or get("text", None) or get("content", None) or str(item)
-    return Evidence(None if step is None else int(step), str(text))
+    role = get("role", None)
+    return Evidence(None if step is None else int(step), str(text), _text_or_none(role))
 
 
 @dataclass
