@@ -1,0 +1,265 @@
+"""`agentracer serve` (OTLP receiver + worker + UI) and `agentracer traces list|show|export`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from agentracer.cli.common import (
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConstrainOpt,
+    GroundTruthOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OptionOpt,
+    SeedOpt,
+    TimeoutOpt,
+    app,
+    err,
+    excerpt,
+    out,
+    tracer_settings,
+    user_errors,
+)
+from agentracer.errors import AgenTracerError
+
+if TYPE_CHECKING:
+    from agentracer.serve.store import TraceStore
+
+STORE_ENV = "AGENTRACER_STORE"
+SERVE_EXTRA = "pip install 'agentracer[serve]'"
+
+traces_app = typer.Typer(
+    help="Read the trace store that `agentracer serve` writes.", no_args_is_help=True
+)
+app.add_typer(traces_app, name="traces")
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", help=f"store directory (default: ${STORE_ENV}, else a user data directory)"
+    ),
+]
+
+
+def _require_serve_extra() -> None:
+    try:
+        import google.protobuf  # noqa: F401
+        import jinja2  # noqa: F401
+        import opentelemetry.proto  # noqa: F401
+    except ImportError as error:
+        raise AgenTracerError(
+            f"the receiver needs the serve extra ({error.name} is missing): {SERVE_EXTRA}"
+        ) from None
+
+
+def _store_dir(store: Path | None) -> Path:
+    from agentracer.serve.app import default_store_dir
+
+    if store is not None:
+        return store
+    return Path(os.environ[STORE_ENV]) if os.environ.get(STORE_ENV) else default_store_dir()
+
+
+def _open_store(store: Path | None, *, must_exist: bool = True) -> TraceStore:
+    from agentracer.serve.store import STORE_FILE, TraceStore
+
+    directory = _store_dir(store)
+    if must_exist and not (directory / STORE_FILE).is_file():
+        raise AgenTracerError(
+            f"no trace store in {directory} (start `agentracer serve --store {directory}` "
+            "first, or give --store)"
+        )
+    return TraceStore(directory)
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[
+        str, typer.Option(help="address to listen on; anything but loopback exposes your traces")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (4318 is the OTLP/HTTP port)")] = 4318,
+    store: StoreOpt = None,
+    settle: Annotated[
+        float,
+        typer.Option(
+            help="seconds without a new span, after the root span ended, before a "
+            "trace is assembled"
+        ),
+    ] = 5.0,
+    failed_if: Annotated[
+        str | None,
+        typer.Option(
+            "--failed-if",
+            help="a rule over span fields (attributes, name, status, error) that marks a run "
+            "failed when true for any span, e.g. 'name == \"judge\" and status == \"ERROR\"' "
+            "or 'attributes[KEY] == False'",
+        ),
+    ] = None,
+    max_body: Annotated[int, typer.Option(help="largest request body in bytes (else 413)")] = (
+        16 * 1024 * 1024
+    ),
+    tracer: Annotated[
+        str, typer.Option(help="tracer for failed traces (see `agentracer tracers`)")
+    ] = "all-at-once",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    option: OptionOpt = None,
+    seed: SeedOpt = 0,
+    ground_truth: GroundTruthOpt = True,
+    timeout: TimeoutOpt = 120.0,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+    constrain: ConstrainOpt = None,
+) -> None:
+    """Receive OpenTelemetry traces (OTLP/HTTP), attribute the failed runs, show them at /."""
+    _require_serve_extra()
+    from agentracer.serve.app import Service
+    from agentracer.serve.assemble import FailedIf
+    from agentracer.serve.server import ServerSettings
+    from agentracer.serve.worker import WorkerSettings
+
+    settings = tracer_settings(
+        tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
+        concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
+    )  # fmt: skip
+    worker = WorkerSettings(
+        settle=settle,
+        failed_if=FailedIf(failed_if) if failed_if else None,
+        tracer=tracer,
+        tracer_settings=settings,
+        with_ground_truth=ground_truth,
+    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        service = Service(_store_dir(store), ServerSettings(host, port, max_body), worker)
+    except OSError as error:
+        raise AgenTracerError(
+            f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
+        ) from None
+    if service.exposed:
+        err.print(
+            f"[bold red]WARNING: listening on {escape(host)}, not loopback: anyone who can reach "
+            "this machine can send spans and read every stored trace (no authentication).[/]"
+        )
+    service.start()
+    endpoint = service.endpoint
+    err.print(f"store: {escape(str(service.store.path))}")
+    err.print(f"OTLP/HTTP: {endpoint}/v1/traces  (OTEL_EXPORTER_OTLP_ENDPOINT={endpoint})")
+    err.print(f"UI: {endpoint}/   tracer: {escape(tracer)}   settle: {settle:g} s")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        err.print("stopping")
+    finally:
+        service.stop()
+
+
+@traces_app.command("list")
+@user_errors
+def list_traces(
+    store: StoreOpt = None,
+    failed: Annotated[bool, typer.Option("--failed", help="only runs judged failed")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many, most recent first")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON list")] = False,
+) -> None:
+    """The traces in the store, most recent first, with their verdicts."""
+    from agentracer.serve.server import summary_json
+
+    summaries = _open_store(store).list_traces(failed=True if failed else None, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([summary_json(s) for s in summaries], indent=2))
+        return
+    table = Table(title=f"{len(summaries)} traces")
+    for column in ("trace", "status", "agents", "steps", "verdict"):
+        table.add_column(column, overflow="fold")
+    for s in summaries:
+        status = s.state if s.failed is None else ("failed" if s.failed else "ok")
+        if s.state == "pending":
+            status += " (attributing)"
+        verdict = s.verdict
+        said = (
+            f"{verdict.agent} at step {verdict.step} ({verdict.tracer})"
+            if verdict is not None
+            else s.problem or ""
+        )
+        table.add_row(
+            escape(s.trace_id), status, escape(", ".join(s.agents)),
+            "" if s.n_steps is None else str(s.n_steps), escape(said),
+        )  # fmt: skip
+    out.print(table)
+
+
+def _get(store: Path | None, trace_id: str):  # type: ignore[no-untyped-def]
+    stored = _open_store(store).get_trace(trace_id)
+    if stored is None:
+        raise AgenTracerError(f"no trace {trace_id!r} in the store (see `agentracer traces list`)")
+    return stored
+
+
+@traces_app.command("show")
+@user_errors
+def show_trace(
+    trace_id: Annotated[str, typer.Argument(help="a trace id from `traces list`")],
+    store: StoreOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="trajectory and verdicts as JSON")
+    ] = False,
+) -> None:
+    """One trace: its trajectory, step by step, and its verdicts."""
+    stored = _get(store, trace_id)
+    summary, trajectory = stored.summary, stored.trajectory
+    if as_json:
+        typer.echo(json.dumps({
+            "trace_id": summary.trace_id, "state": summary.state, "failed": summary.failed,
+            "problem": summary.problem,
+            "trajectory": None if trajectory is None else trajectory.model_dump(mode="json"),
+            "verdicts": [v.model_dump(mode="json") for v in summary.verdicts],
+        }, indent=2))  # fmt: skip
+        return
+    out.print(f"[bold]{escape(summary.trace_id)}[/bold]  {summary.state}, {summary.n_spans} spans")
+    if summary.problem:
+        out.print(f"[yellow]{escape(summary.problem)}[/yellow]")
+    if trajectory is None:
+        out.print("no trajectory yet (the trace has not settled, or no importer could read it)")
+        return
+    blamed = {v.step for v in summary.verdicts}
+    for step in trajectory.steps:
+        mark = " [bold red]◀ blamed[/]" if step.index in blamed else ""
+        out.print(
+            f"{step.index:>3} [bold]{escape(step.speaker)}[/bold] ({step.kind.value}){mark}: "
+            f"{escape(excerpt(step.content, 160))}"
+        )
+    for verdict in summary.verdicts:
+        out.print(
+            f"[bold]verdict ({escape(verdict.tracer)}):[/bold] {escape(str(verdict.agent))} at "
+            f"step {verdict.step}: {escape(excerpt(verdict.reason, 300))}"
+        )
+
+
+@traces_app.command("export")
+@user_errors
+def export_trace(
+    trace_id: Annotated[str, typer.Argument(help="a trace id from `traces list`")],
+    out_file: Annotated[Path, typer.Option("--out", help="trajectory JSON file to write")],
+    store: StoreOpt = None,
+) -> None:
+    """Write a trace's trajectory as our JSON, for `attribute`, `replay`, `eval` and `view`."""
+    stored = _get(store, trace_id)
+    if stored.trajectory is None:
+        raise AgenTracerError(
+            f"trace {trace_id} has no trajectory yet ({stored.summary.problem or stored.summary.state})"
+        )
+    out_file.write_text(stored.trajectory.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    err.print(f"wrote {escape(str(out_file))}")

@@ -1,0 +1,229 @@
+"""`agentracer serve`: the OTLP/HTTP trace receiver and the web UI on one port.
+
+`POST /v1/traces` takes an OTLP export request (protobuf or JSON, optionally gzip), validates
+all of it, commits its spans to the store and only then answers 200, so an acknowledged span
+survives a crash. A body over the size limit is 413, a malformed one 400 with the reason, and
+in both cases nothing of it is stored. The same server renders the UI (`GET /`, `GET
+/traces/ID`) and hands out trajectories (`GET /traces/ID/trajectory.json`).
+
+Each connection has a thread (stdlib `ThreadingHTTPServer`); at most `max_concurrent` export
+bodies are read and decoded at once (a semaphore), so under load a new export waits with its
+body still in the socket instead of piling up in memory: the back-pressure an exporter's retry
+logic expects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from agentracer.serve.otlp import JSON, PROTOBUF, OtlpError, decode_request, decompress
+from agentracer.serve.pages import render, render_trace, trace_page
+from agentracer.serve.store import TraceStore
+
+log = logging.getLogger("agentracer.serve")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4318  # the OTLP/HTTP port
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass
+class ServerSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_body: int = DEFAULT_MAX_BODY
+    max_concurrent: int = 16
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+class TraceServer(ThreadingHTTPServer):
+    """The HTTP server; `store` is shared by the handler threads."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, settings: ServerSettings, store: TraceStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.slots = threading.BoundedSemaphore(settings.max_concurrent)
+        self.received = 0  # spans accepted (new or duplicate) since start
+        self._count_lock = threading.Lock()
+        super().__init__((settings.host, settings.port), _Handler)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.server_address[:2]
+        host = f"[{host}]" if ":" in str(host) else host
+        return f"http://{host}:{port}"
+
+    def count(self, n: int) -> None:
+        with self._count_lock:
+            self.received += n
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: TraceServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as OTLP exporters expect
+    timeout = 120  # an idle keep-alive connection is closed after this many seconds
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.client_address[0], *args)
+
+    # -- OTLP --------------------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/v1/traces":
+            self._drain()
+            self._send_text(HTTPStatus.NOT_FOUND, "only POST /v1/traces is served here")
+            return
+        limit = self.server.settings.max_body
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            self._send_text(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+            return
+        if length > limit:
+            self.close_connection = True  # do not read a body we refuse
+            self._otlp_error(OtlpError(f"the request is over {limit} bytes", status=413))
+            return
+        content_type = self.headers.get("Content-Type")
+        # Back-pressure: at most `max_concurrent` bodies are read and decoded at once; other
+        # exports wait here with their bodies still in the socket, not in memory.
+        with self.server.slots:
+            body = self.rfile.read(length)
+            try:
+                data = decompress(body, self.headers.get("Content-Encoding"), limit=limit)
+                spans = decode_request(data, content_type)
+                # Commit before acknowledging: when the 200 leaves, the spans are on disk.
+                self.server.store.put_spans(spans)
+            except OtlpError as error:
+                self._otlp_error(error)
+                return
+        self.server.count(len(spans))
+        if (content_type or "").startswith(PROTOBUF):
+            self._send(HTTPStatus.OK, b"", PROTOBUF)  # an empty ExportTraceServiceResponse
+        else:
+            self._send(HTTPStatus.OK, b"{}", JSON)
+
+    def _otlp_error(self, error: OtlpError) -> None:
+        # OTLP asks for a google.rpc.Status; its JSON form carries the message for people too.
+        payload = json.dumps({"code": 3, "message": error.one_line()}).encode()
+        self._send(HTTPStatus(error.status), payload, JSON)
+
+    def _drain(self) -> None:
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        if 0 < length <= self.server.settings.max_body:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+
+    # -- UI ----------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        parts = [p for p in url.path.split("/") if p]
+        routes: dict[tuple[str, ...], Callable[[], None]] = {
+            (): lambda: self._list(query),
+            ("api", "traces"): lambda: self._api_list(query),
+            ("healthz",): lambda: self._send_text(HTTPStatus.OK, "ok"),
+        }
+        if tuple(parts) in routes:
+            routes[tuple(parts)]()
+        elif len(parts) == 2 and parts[0] == "traces":
+            self._trace(parts[1])
+        elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "trajectory.json":
+            self._trajectory(parts[1])
+        else:
+            self._send_text(HTTPStatus.NOT_FOUND, "not found")
+
+    def _list(self, query: dict[str, str]) -> None:
+        show = query.get("show", "all")
+        failed = {"failed": True, "ok": False}.get(show)
+        traces = self.server.store.list_traces(failed=failed)
+        html = render(
+            "list.html", traces=traces, show=show, live=True,
+            store_path=str(self.server.store.path), endpoint=self.server.endpoint,
+        )  # fmt: skip
+        self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8")
+
+    def _api_list(self, query: dict[str, str]) -> None:
+        failed = {"1": True, "true": True, "0": False, "false": False}.get(query.get("failed", ""))
+        rows = [summary_json(t) for t in self.server.store.list_traces(failed=failed)]
+        self._send(HTTPStatus.OK, json.dumps(rows).encode(), JSON)
+
+    def _trace(self, trace_id: str) -> None:
+        stored = self.server.store.get_trace(trace_id)
+        if stored is None:
+            self._send_text(HTTPStatus.NOT_FOUND, f"no trace {trace_id!r} in this store")
+            return
+        summary = stored.summary
+        facts = [
+            ("trace id", summary.trace_id),
+            ("spans", str(summary.n_spans)),
+            ("state", summary.state),
+        ]
+        if stored.trajectory is None:
+            html = render("pending.html", summary=summary, spans=stored.spans, live=True)
+        else:
+            reasons = stored.trajectory.metadata.get("failed_because") or []
+            facts += [("failed because", "; ".join(map(str, reasons)))] if reasons else []
+            page = trace_page(
+                stored.trajectory, summary.verdicts, title=summary.root_name or trace_id,
+                facts=facts, problems=[summary.problem] if summary.problem else [],
+            )  # fmt: skip
+            html = render_trace(page, live=True)
+        self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8")
+
+    def _trajectory(self, trace_id: str) -> None:
+        stored = self.server.store.get_trace(trace_id)
+        if stored is None or stored.trajectory is None:
+            self._send_text(HTTPStatus.NOT_FOUND, f"trace {trace_id!r} has no trajectory yet")
+            return
+        self._send(HTTPStatus.OK, stored.trajectory.model_dump_json(indent=2).encode(), JSON)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _send_text(self, status: HTTPStatus, text: str) -> None:
+        self._send(status, text.encode(), "text/plain; charset=utf-8")
+
+    def _send(self, status: HTTPStatus, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def summary_json(summary: Any) -> dict[str, Any]:
+    """A trace summary as JSON (for `/api/traces` and `traces list --json`)."""
+    verdict = summary.verdict
+    return {
+        "trace_id": summary.trace_id,
+        "root": summary.root_name,
+        "state": summary.state,
+        "failed": summary.failed,
+        "agents": summary.agents,
+        "steps": summary.n_steps,
+        "spans": summary.n_spans,
+        "first_seen": summary.first_seen,
+        "last_seen": summary.last_seen,
+        "problem": summary.problem,
+        "verdict": None if verdict is None else verdict.model_dump(mode="json"),
+    }
