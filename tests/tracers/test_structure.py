@@ -50,6 +50,8 @@ def test_consistent_and_partial_verdicts_are_left_alone() -> None:
     assert resolve(same, EX) is same
     partial = Verdict(agent="Planner")
     assert resolve(partial, EX) is partial  # never completed by a guess
+    step_only = resolve(Verdict(step=1), EX)
+    assert (step_only.agent, step_only.step) == ("Time_Expert", 1)  # read from the log
 
 
 def test_the_check_names_each_problem() -> None:

@@ -48,7 +48,8 @@ def _nearest(steps: list[Step], index: int) -> Step:
 def consistency_problems(verdict: Verdict, trajectory: Trajectory) -> list[str]:
     """Why `verdict` is not consistent with `trajectory` (empty when it is).
 
-    A verdict that names neither agent nor step claims nothing and passes. Evidence must quote
+    A verdict that names neither agent nor step claims nothing and passes; one that names only
+    an agent of the run (a partial answer) makes no claim about a step and passes too. Evidence must quote
     the log verbatim at the step it names; confidence must lie in [0, 1]; the category must be
     a MAST code.
     """
@@ -66,8 +67,6 @@ def consistency_problems(verdict: Verdict, trajectory: Trajectory) -> list[str]:
             problems.append(
                 f"names {verdict.agent} but step {step.index} was taken by {step.agent}"
             )
-    elif verdict.agent is not None:
-        problems.append("names an agent but no step")
     if verdict.agent is not None and trajectory.match_agent(verdict.agent) is None:
         problems.append(f"{verdict.agent} is not an agent of this run")
     for item in verdict.evidence:
@@ -88,18 +87,19 @@ def is_consistent(verdict: Verdict, trajectory: Trajectory) -> bool:
 
 def resolve(verdict: Verdict, trajectory: Trajectory, rule: Rule = "agent") -> Verdict:
     """`verdict` made consistent by the documented rule (module docstring); unchanged when it
-    already is, or when it lacks an agent or a step (a partial answer is never completed by a
-    guess). `rule="step"` (keep the step, name its agent) exists to measure the alternative."""
-    if verdict.agent is None or verdict.step is None or verdict.step >= len(trajectory.steps):
+    already is or names no step. A step without a readable agent gets the agent that took
+    it (read from the log, not guessed); an agent without a step is left without one.
+    `rule="step"` (keep the step, name its agent) exists to measure the alternative."""
+    if verdict.step is None or verdict.step >= len(trajectory.steps):
         return verdict
     answered = trajectory.steps[verdict.step]
     same = normalise_agent(answered.agent) == normalise_agent(verdict.agent)
     if answered.kind is StepKind.AGENT and same:
         return verdict
-    own = _agent_steps_of(trajectory, verdict.agent)
     agent_steps = trajectory.agent_steps()
     if not agent_steps:
         return verdict
+    own = [] if verdict.agent is None else _agent_steps_of(trajectory, verdict.agent)
     if rule == "agent" and own:
         chosen = _nearest(own, verdict.step)
     elif answered.kind is StepKind.AGENT:
@@ -107,7 +107,8 @@ def resolve(verdict: Verdict, trajectory: Trajectory, rule: Rule = "agent") -> V
     else:
         chosen = _nearest(agent_steps, verdict.step)
     note = (
-        f"answered {verdict.agent} at step {verdict.step}, where {answered.speaker} acted; "
+        f"answered {verdict.agent or 'no readable agent'} at step {verdict.step}, where "
+        f"{answered.speaker} acted; "
         f"resolved to {chosen.agent} at step {chosen.index} ({rule}-anchored rule)"
     )
     return verdict.model_copy(
