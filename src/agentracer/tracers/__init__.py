@@ -10,6 +10,7 @@ from agentracer.tracers import (
     baselines,
     binary_search,
     fast,
+    hybrid,
     step_by_step,
 )
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
@@ -26,6 +27,7 @@ __all__ = [
     "binary_search",
     "create_tracer",
     "fast",
+    "hybrid",
     "register_tracer",
     "step_by_step",
     "tracer_specs",
