@@ -27,7 +27,9 @@ from agentracer.tracers.taxonomy import (
     FINAL_WORDS,
     MODES,
     categorise,
+    declares_final,
     errors_after,
+    has_error,
     suggested_fix,
 )
 from agentracer.trajectory import Evidence, Step, StepKind, Trajectory, Verdict
@@ -142,9 +144,9 @@ def failure_step(trajectory: Trajectory, blamed: int) -> Step | None:
     else the last step that declares a final answer, else the last step."""
     later = trajectory.steps[blamed + 1 :]
     for step in later:
-        if ERROR_WORDS.search(step.content):
+        if has_error(step.content):
             return step
-    finals = [s for s in later if FINAL_WORDS.search(s.content)]
+    finals = [s for s in later if declares_final(s.content)]
     if finals:
         return finals[-1]
     return later[-1] if later else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agentracer.trajectory import Step, StepKind, Trajectory
 
@@ -142,12 +143,25 @@ VERIFY_WORDS = re.compile(
 )
 
 
+@lru_cache(maxsize=8192)
+def has_error(text: str) -> bool:
+    """Whether `text` reports an error (cached: every verdict scans the steps after it)."""
+    return ERROR_WORDS.search(text) is not None
+
+
+@lru_cache(maxsize=8192)
+def declares_final(text: str) -> bool:
+    return FINAL_WORDS.search(text) is not None
+
+
 def group_name(mode: FailureMode) -> str:
     return _GROUPS[mode.group]
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
+@lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    # cached: the baselines structure a verdict per run, and runs share their long steps
+    return frozenset(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def similarity(a: str, b: str) -> float:
@@ -170,7 +184,7 @@ def repeats_earlier(trajectory: Trajectory, step: Step, threshold: float = 0.8) 
 def errors_after(trajectory: Trajectory, step: Step, window: int = 2) -> Step | None:
     """The first tool or user step within `window` steps after `step` that reports an error."""
     for other in trajectory.steps[step.index + 1 : step.index + 1 + window]:
-        if other.kind is not StepKind.AGENT and ERROR_WORDS.search(other.content):
+        if other.kind is not StepKind.AGENT and has_error(other.content):
             return other
     return None
 

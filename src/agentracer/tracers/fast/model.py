@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy
+
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.fast.features import FEATURES, step_features
 from agentracer.trajectory import StepKind, Trajectory
@@ -65,7 +67,7 @@ class FastModel:
         indices, rows = step_features(trajectory)
         if not rows:
             return [], []
-        return indices, [float(x) for x in self.booster.predict(rows)]
+        return indices, [float(x) for x in self.booster.predict(numpy.asarray(rows, dtype=float))]
 
     def probabilities(self, trajectory: Trajectory) -> tuple[list[int], list[float]]:
         """Agent-step indices and the softmax of their scores at the fitted temperature."""
@@ -151,22 +153,29 @@ def _fit_booster(
             "no trajectory to train on: the fast tracer needs labelled runs whose gold step "
             "was taken by an agent"
         )
-    ranker = _lightgbm().LGBMRanker(
-        objective="lambdarank",
-        n_estimators=settings.n_estimators,
-        learning_rate=settings.learning_rate,
-        num_leaves=settings.num_leaves,
-        min_child_samples=settings.min_child_samples,
-        subsample=settings.subsample,
-        subsample_freq=1,
-        colsample_bytree=settings.colsample_bytree,
-        random_state=settings.seed,
-        n_jobs=1,
-        verbose=-1,
+    lightgbm = _lightgbm()
+    # LightGBM's native API: its scikit-learn wrapper (LGBMRanker) would need scikit-learn.
+    params = {
+        "objective": "lambdarank",
+        "learning_rate": settings.learning_rate,
+        "num_leaves": settings.num_leaves,
+        "min_child_samples": settings.min_child_samples,
+        "bagging_fraction": settings.subsample,
+        "bagging_freq": 1,
+        "feature_fraction": settings.colsample_bytree,
+        "seed": settings.seed,
+        "num_threads": 1,
+        "verbose": -1,
         **settings.extra,
+    }
+    dataset = lightgbm.Dataset(
+        numpy.asarray(rows, dtype=float),
+        label=numpy.asarray(labels),
+        group=groups,
+        feature_name=list(FEATURES),
     )
-    ranker.fit(rows, labels, group=groups, feature_name=list(FEATURES))
-    return ranker.booster_, used, len(rows)
+    booster = lightgbm.train(params, dataset, num_boost_round=settings.n_estimators)
+    return booster, used, len(rows)
 
 
 def _out_of_fold_temperature(

@@ -15,6 +15,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy
+
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.fast.features import FEATURES, step_features
@@ -69,7 +71,7 @@ class FastTracer(Tracer):
         indices, rows = step_features(trajectory)
         if not rows:
             return [], [], []
-        raw = [float(x) for x in self.model.booster.predict(rows)]
+        raw = [float(x) for x in self.model.booster.predict(numpy.asarray(rows, dtype=float))]
         return indices, rows, softmax(raw, self.model.temperature)
 
     def ranked(self, trajectory: Trajectory) -> list[tuple[int, float]]:
