@@ -33,6 +33,9 @@ def test_every_baseline_is_scored_beside_the_tracer_on_the_same_records(
     for subset in [*SUBSETS, "all"]:
         assert mine[subset]["agent_accuracy"] == summary["subsets"][subset]["agent_accuracy"]
         assert mine[subset]["step_accuracy"] == summary["subsets"][subset]["step_accuracy"]
+    rated = summary["subsets"]["all"]["confidence"]  # baselines give the uniform prior
+    assert rated["n"] == 184 and 0 < rated["mean"] < 1
+    assert rated["step_accuracy"] == summary["subsets"]["all"]["step_accuracy"]
     on_disk = json.loads((tmp_path / "last" / "summary.json").read_text())
     assert on_disk["baselines"] == baselines
     # the Who&When paper's random baseline, as published (step 4.16 / 12.00)

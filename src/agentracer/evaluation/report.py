@@ -83,6 +83,15 @@ def subset_summary(results: Sequence[RecordResult], tolerances: Sequence[int]) -
         **totals,
         "per_trajectory": {f: (totals[f] / len(results) if results else None) for f in COST_FIELDS},
     }
+    confident = [(r.verdict.confidence, s.step) for r, s in zip(results, scores, strict=True)]
+    rated = [(c, hit) for c, hit in confident if c is not None]
+    if rated:
+        # A calibrated confidence has a mean close to the step accuracy of the same verdicts.
+        summary["confidence"] = {
+            "n": len(rated),
+            "mean": sum(c for c, _ in rated) / len(rated),
+            "step_accuracy": sum(hit for _, hit in rated) / len(rated),
+        }
     expected = _expected(results, summary)
     if expected is not None:
         summary["expected"] = expected
