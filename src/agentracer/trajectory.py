@@ -161,12 +161,40 @@ class Usage(_Model):
         )
 
 
+class Evidence(_Model):
+    """A short quote from the log that supports a verdict, with the step it comes from."""
+
+    step: int = Field(ge=0)
+    quote: str
+    role: Literal["blamed", "failure", "other"] = Field(
+        default="other",
+        description="`blamed`: from the blamed step; `failure`: from where the failure shows",
+    )
+
+
 class Verdict(_Model):
-    """A tracer's answer for one failed run: which agent, at which 0-based step, and why."""
+    """A tracer's answer for one failed run: which agent, at which 0-based step, and why.
+
+    The structured fields (`confidence`, `evidence`, `suggested_fix`, `category`) default to
+    empty, so verdicts written before they existed still load.
+    """
 
     agent: str | None = None
     step: int | None = Field(default=None, ge=0)
     reason: str = ""
+    confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="the tracer's estimate that the blamed step is the decisive one; what it "
+        "means differs per tracer (see docs/verdicts.md); None: the tracer gives none",
+    )
+    evidence: list[Evidence] = Field(default_factory=list)
+    suggested_fix: str = ""
+    category: str | None = Field(
+        default=None,
+        description="a failure mode of the MAST taxonomy (Cemri et al. 2025), e.g. `FM-2.6`",
+    )
     candidates: list[int] = Field(
         default_factory=list, description="other suspect steps, most likely first"
     )

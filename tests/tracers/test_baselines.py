@@ -29,7 +29,7 @@ def test_analytic_expectation_matches_the_published_figures(
 ) -> None:
     trajectories = _by_subset(who_and_when, subset)
     assert _mean_expectation(trajectories, "agent_accuracy") == agent
-    assert _mean_expectation(trajectories, "step_accuracy") == step
+    assert _mean_expectation(trajectories, "step_accuracy_paper") == step
     assert _mean_expectation(trajectories, "agent_accuracy_paper") == paper_agent
 
 

@@ -90,3 +90,20 @@ def test_an_interrupted_walk_resumes_from_the_cache(
     again = asyncio.run(BinarySearchTracer(InterruptAfter(99)).attribute(TRAJECTORY))
     assert again.usage.cached_calls == again.usage.calls  # a re-run is free
     assert (again.agent, again.step) == (verdict.agent, verdict.step)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_hybrid_on_the_embedded_model_picks_from_the_shortlist(
+    embedded: EmbeddedBackend, k: int
+) -> None:
+    from agentracer.tracers.fast.tracer import DEFAULT_MODEL, FastTracer, cached_model
+    from agentracer.tracers.hybrid import HybridOptions, HybridTracer
+    from agentracer.tracers.structure import is_consistent
+
+    fast = FastTracer(cached_model(str(DEFAULT_MODEL)))
+    shortlist = sorted(i for i, _ in fast.ranked(TRAJECTORY)[:k])
+    tracer = HybridTracer(ChatModel(embedded, constrain=True), fast, HybridOptions(k=k))
+    verdict = asyncio.run(tracer.attribute(TRAJECTORY, with_ground_truth=True))
+    assert verdict.parse_status == "parsed", verdict.raw_output
+    assert verdict.step in shortlist and is_consistent(verdict, TRAJECTORY)
+    assert verdict.usage.calls == 1 and verdict.confidence is not None

@@ -151,12 +151,13 @@ def test_a_log_too_long_for_the_context_is_shortened_keeping_step_numbers(
     )
     total = sum(len(s.content) for s in longest.steps)
     backend = ScriptedBackend(
-        lambda r: "Agent Name: WebSurfer\nStep Number: 3", max_prompt_chars=total // 4
+        lambda r: "Agent Name: WebSurfer\nStep Number: 4", max_prompt_chars=total // 4
     )
     verdict = _run(
         AllAtOnceTracer(ChatModel(backend), LLMTracerOptions(step_numbers=True)), longest
     )
-    assert verdict.step == 3 and verdict.usage.calls == 1
+    assert longest.steps[4].agent == "WebSurfer"
+    assert verdict.step == 4 and verdict.usage.calls == 1
     assert len(backend.requests) >= 2  # refused, shortened, answered
     assert any("log shortened to fit the context window" in n for n in verdict.notes)
     last = _prompt(backend.requests[-1])

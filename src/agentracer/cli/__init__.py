@@ -1,7 +1,17 @@
 """The `agentracer` command: thin wrappers that parse arguments and call the library."""
 
 # Importing the command modules registers their commands on `app`.
-from agentracer.cli import annotate, catalogue, evaluation, replay, serve, traces, training, view
+from agentracer.cli import (
+    annotate,
+    catalogue,
+    evaluation,
+    fast,
+    replay,
+    serve,
+    traces,
+    training,
+    view,
+)
 from agentracer.cli.common import app
 
 __all__ = [
@@ -9,6 +19,7 @@ __all__ = [
     "app",
     "catalogue",
     "evaluation",
+    "fast",
     "replay",
     "serve",
     "traces",

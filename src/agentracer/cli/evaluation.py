@@ -29,7 +29,12 @@ from agentracer.cli.common import (
     user_errors,
 )
 from agentracer.evaluation import RunConfig, evaluate
-from agentracer.evaluation.report import accuracy_table, comparison_table, expectation_table
+from agentracer.evaluation.report import (
+    accuracy_table,
+    baseline_table,
+    comparison_table,
+    expectation_table,
+)
 from agentracer.evaluation.runner import NO_GOLD_LABEL, RunOutcome
 from agentracer.formats import load_benchmark
 from agentracer.formats.benchmarks import (
@@ -176,6 +181,8 @@ def _print_tables(summary: dict[str, Any], tracer: str, bench: str) -> None:
     out.print(
         rich_table(*accuracy_table(summary), title=f"{tracer} on {bench} ({summary['setting']})")
     )
+    if summary.get("baselines"):
+        out.print(rich_table(*baseline_table(summary), title="beside the model-free baselines"))
     out.print(rich_table(*comparison_table(summary), title="comparability"))
     expectation = expectation_table(summary)
     if expectation is not None:

@@ -34,6 +34,7 @@ from agentracer.errors import AgenTracerError
 from agentracer.formats import load_file, load_one, to_record, write_jsonl
 from agentracer.naming import same_agent
 from agentracer.tracers import create_tracer
+from agentracer.tracers.taxonomy import MODES, TAXONOMY
 from agentracer.trajectory import StepKind, Trajectory, Verdict
 
 
@@ -101,12 +102,24 @@ def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
     out.print(f"[bold]agent:[/bold] {escape(verdict.agent)}")
     out.print(f"[bold]step:[/bold]  {verdict.step}")
     out.print(f"[bold]reason:[/bold] {escape(verdict.reason)}")
-    if step is not None:
+    if verdict.confidence is not None:
+        out.print(f"[bold]confidence:[/bold] {verdict.confidence:.2f}")
+    if verdict.category is not None:
+        mode = MODES.get(verdict.category)
+        name = f" ({mode.name}; {TAXONOMY})" if mode else ""
+        out.print(f"[bold]category:[/bold] {escape(verdict.category)}{escape(name)}")
+    for item in verdict.evidence:
+        out.print(f"[bold]evidence, step {item.step}:[/bold] “{escape(item.quote)}”")
+    if not verdict.evidence and step is not None:
         out.print(
             f"[bold]step {step.index} ({escape(step.speaker)}):[/bold] {escape(excerpt(step.content, 300))}"
         )
-        if step.source_id:
-            out.print(f"[bold]source id:[/bold] {escape(step.source_id)}", highlight=False)
+    if step is not None and step.source_id:
+        out.print(f"[bold]source id:[/bold] {escape(step.source_id)}", highlight=False)
+    if verdict.suggested_fix:
+        out.print(f"[bold]suggested fix:[/bold] {escape(verdict.suggested_fix)}")
+    for note in verdict.notes:
+        out.print(f"[dim]note: {escape(note)}[/dim]")
     label = trajectory.label
     if label is not None:
         out.print(f"[dim]gold label: {escape(label.agent)} at step {label.step}[/dim]")

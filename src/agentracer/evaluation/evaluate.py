@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentracer.evaluation.baselines import score_baselines
 from agentracer.evaluation.report import summarise, write_reports
 from agentracer.evaluation.runner import RecordResult, RunConfig, RunOutcome, run_evaluation
 from agentracer.formats.benchmarks import Benchmark
@@ -23,6 +24,7 @@ def evaluate(
     """Run (or resume) `tracer` on `benchmark` in `out_dir`; returns the summary and the outcome.
 
     The tracer is closed at the end (its model connection belongs to this call's event loop).
+    The model-free baselines are scored on the same trajectories and stored in the summary.
     """
 
     async def run_and_close() -> RunOutcome:
@@ -32,6 +34,13 @@ def evaluate(
             await tracer.aclose()
 
     outcome = asyncio.run(run_and_close())
-    summary = summarise(config, outcome, location=benchmark.location)
+    scored = {r.id for r in outcome.results}
+    baselines = score_baselines(
+        ((s, t) for s, t in benchmark.trajectories() if t.id in scored),
+        config.subsets,
+        config.tolerances,
+        with_ground_truth=config.with_ground_truth,
+    )
+    summary = summarise(config, outcome, location=benchmark.location, baselines=baselines)
     write_reports(out_dir, summary)
     return summary, outcome

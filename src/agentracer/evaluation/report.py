@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentracer import __version__
+from agentracer.evaluation.baselines import best_baseline
 from agentracer.evaluation.metrics import Score, accuracy, score_verdict
 from agentracer.evaluation.runner import (
     SUMMARY_FILE,
@@ -82,14 +83,30 @@ def subset_summary(results: Sequence[RecordResult], tolerances: Sequence[int]) -
         **totals,
         "per_trajectory": {f: (totals[f] / len(results) if results else None) for f in COST_FIELDS},
     }
+    confident = [(r.verdict.confidence, s.step) for r, s in zip(results, scores, strict=True)]
+    rated = [(c, hit) for c, hit in confident if c is not None]
+    if rated:
+        # A calibrated confidence has a mean close to the step accuracy of the same verdicts.
+        summary["confidence"] = {
+            "n": len(rated),
+            "mean": sum(c for c, _ in rated) / len(rated),
+            "step_accuracy": sum(hit for _, hit in rated) / len(rated),
+        }
     expected = _expected(results, summary)
     if expected is not None:
         summary["expected"] = expected
     return summary
 
 
-def summarise(config: RunConfig, outcome: RunOutcome, *, location: str) -> dict[str, Any]:
-    """The content of `summary.json`."""
+def summarise(
+    config: RunConfig,
+    outcome: RunOutcome,
+    *,
+    location: str,
+    baselines: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The content of `summary.json`; `baselines` (from `evaluation.baselines`) are stored
+    beside the tracer's figures."""
     subsets: dict[str, Any] = {}
     for subset in config.subsets:
         subsets[subset] = subset_summary(
@@ -108,6 +125,7 @@ def summarise(config: RunConfig, outcome: RunOutcome, *, location: str) -> dict[
         "config": config.model_dump(mode="json"),
         "data": location,
         "subsets": subsets,
+        "baselines": baselines or {},
         "flagged": flagged,
         "computed": outcome.computed,
         "resumed": outcome.resumed,
@@ -146,6 +164,48 @@ def accuracy_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         ]
         for name, s in summary["subsets"].items()
     ]
+    return header, rows
+
+
+def baseline_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The tracer's row and the baselines' rows, per subset, in one table (percentages).
+
+    Read the tracer against the best baseline of its subset (marked with *)."""
+    tolerances = summary["config"]["tolerances"]
+    header = ["subset: method", "n", "agent %", "step %", *(f"±{k} %" for k in tolerances)]
+    baselines: dict[str, dict[str, Any]] = summary.get("baselines") or {}
+    rows = []
+    for name, s in summary["subsets"].items():
+        rows.append(
+            [
+                f"{name}: {summary['tracer']}",
+                str(s["n"]),
+                _pct(s["agent_accuracy"]),
+                _pct(s["step_accuracy"]),
+                *(_pct(s["step_accuracy_within"][str(k)]) for k in tolerances),
+            ]
+        )
+        best = {
+            metric: best_baseline(baselines, name, metric)
+            for metric in ("agent_accuracy", "step_accuracy")
+        }
+        for method, figures in baselines.items():
+            b = figures.get(name)
+            if b is None:
+                continue
+            within = b.get("step_accuracy_within", {})
+
+            rows.append(
+                [
+                    f"  {method}",
+                    str(b["n"]),
+                    *(
+                        _pct(b[metric]) + ("*" if best[metric] == method else "")
+                        for metric in ("agent_accuracy", "step_accuracy")
+                    ),
+                    *(_pct(within.get(str(k))) for k in tolerances),
+                ]
+            )
     return header, rows
 
 
@@ -222,6 +282,11 @@ def markdown_report(summary: dict[str, Any]) -> str:
         "'official' is the Who&When substring scorer, which over-counts.",
         "",
         *_markdown(*accuracy_table(summary)),
+        "",
+        "Beside the model-free baselines on the same trajectories (* the best baseline per "
+        "column; random by its analytic expectation):",
+        "",
+        *_markdown(*baseline_table(summary)),
         "",
         "For comparison with published numbers: the official Who&When scorer, and exact scores "
         "without the records whose labelled agent did not act at the labelled step.",

@@ -4,7 +4,15 @@ Importing this package registers the built-in tracers.
 """
 
 # Importing the tracer modules registers them.
-from agentracer.tracers import agentracer, all_at_once, baselines, binary_search, step_by_step
+from agentracer.tracers import (
+    agentracer,
+    all_at_once,
+    baselines,
+    binary_search,
+    fast,
+    hybrid,
+    step_by_step,
+)
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
 from agentracer.tracers.registry import TracerSpec, create_tracer, register_tracer, tracer_specs
 
@@ -18,6 +26,8 @@ __all__ = [
     "baselines",
     "binary_search",
     "create_tracer",
+    "fast",
+    "hybrid",
     "register_tracer",
     "step_by_step",
     "tracer_specs",

@@ -29,7 +29,7 @@ class AgenTracerTracer(LLMTracer):
             ),
             grammar=think_answer_grammar(trajectory),
         )
-        return self.verdict(parse_think_answer(response.text, trajectory), transcript)
+        return self.verdict(parse_think_answer(response.text, trajectory), transcript, trajectory)
 
 
 register_tracer(

@@ -27,7 +27,7 @@ class AllAtOnceTracer(LLMTracer):
             ),
             grammar=fields_grammar(trajectory),
         )
-        return self.verdict(parse_fields(response.text, trajectory), transcript)
+        return self.verdict(parse_fields(response.text, trajectory), transcript, trajectory)
 
 
 register_tracer(

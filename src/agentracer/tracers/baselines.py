@@ -1,23 +1,65 @@
-"""Tracers that need no model: the random baseline and two positional baselines.
+"""Tracers that need no model: the random baseline and four positional baselines.
 
 They anchor every results table: a method that does not beat them has learned nothing.
+`agentracer eval` runs the fixed set `BASELINES` beside every tracer.
+
+Their `confidence` is the uniform prior over the run's agent steps, 1 / (number of agent
+steps): a baseline knows nothing about the content, and says so.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from agentracer.naming import normalise_agent
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
 from agentracer.tracers.registry import register_tracer
+from agentracer.tracers.structure import structure
 from agentracer.trajectory import Step, Trajectory, Verdict
+
+BASELINES = (
+    "random",
+    "first-agent-step",
+    "last-agent-step",
+    "most-frequent-agent",
+    "first-hand-off",
+)
+"""The model-free baselines `eval` prints beside every tracer (random analytically)."""
+
+
+def _prior(trajectory: Trajectory) -> float | None:
+    n = len(trajectory.agent_steps())
+    return 1 / n if n else None
+
+
+def blame(trajectory: Trajectory, step: Step, reason: str, tracer: str) -> Verdict:
+    """A consistent verdict blaming `step`, with evidence, category and fix, and the uniform
+    prior as its confidence."""
+    verdict = Verdict(
+        agent=step.agent,
+        step=step.index,
+        reason=reason,
+        tracer=tracer,
+        confidence=_prior(trajectory),
+    )
+    return structure(verdict, trajectory)
+
+
+def _steps_by_agent(trajectory: Trajectory) -> dict[str, list[Step]]:
+    by_agent: dict[str, list[Step]] = {}
+    for step in trajectory.agent_steps():
+        by_agent.setdefault(step.agent, []).append(step)
+    return by_agent
 
 
 class RandomTracer(Tracer):
-    """Uniform over the trajectory's blamable agents, and independently uniform over all steps.
+    """Uniform over the agents that acted, then uniform over the chosen agent's steps.
 
-    The draw for a trajectory depends only on the seed and the trajectory's id, so results do
-    not change with the order of a run or when it is resumed.
+    Drawing the agent first keeps the published agent figure (one draw among the blamable
+    agents) while the verdict stays consistent: the named agent acted at the named step. The
+    draw for a trajectory depends only on the seed and the trajectory's id, so results do not
+    change with the order of a run or when it is resumed.
     """
 
     name = "random"
@@ -28,34 +70,41 @@ class RandomTracer(Tracer):
     async def attribute(
         self, trajectory: Trajectory, *, with_ground_truth: bool = False
     ) -> Verdict:
+        by_agent = _steps_by_agent(trajectory)
+        if not by_agent:
+            return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         rng = random.Random(f"{self.seed}:{trajectory.id}")
-        agent = rng.choice(trajectory.agents) if trajectory.agents else None
-        step = rng.randrange(len(trajectory.steps))
-        return Verdict(
-            agent=agent,
-            step=step,
-            reason=f"uniform random draw (seed {self.seed})",
-            tracer=self.name,
-        )
+        agent = rng.choice(list(by_agent))
+        step = rng.choice(by_agent[agent])
+        return blame(trajectory, step, f"uniform random draw (seed {self.seed})", self.name)
 
     def expectation(self, trajectory: Trajectory) -> Expectation | None:
         """Chance of a hit, per metric.
 
-        `agent_accuracy_paper` is the Who&When paper's random baseline: one draw among the
-        distinct *raw* speaker strings (`human`, each `Orchestrator (...)` channel,
-        `Computer_terminal`), exactly one of which stands for the gold agent.
+        `agent_accuracy` and `step_accuracy` are exact for this tracer's draw. The `_paper`
+        figures are the Who&When paper's random baseline: one draw among the distinct *raw*
+        speaker strings (`human`, each `Orchestrator (...)` channel, `Computer_terminal`),
+        exactly one of which stands for the gold agent, and one uniform draw over all steps.
         """
         label = trajectory.label
         if label is None:
             return None
+        by_agent = {normalise_agent(a): steps for a, steps in _steps_by_agent(trajectory).items()}
         gold = normalise_agent(label.agent)
-        hit = any(normalise_agent(agent) == gold for agent in trajectory.agents)
         speakers = {step.speaker for step in trajectory.steps}
         spoke = any(normalise_agent(step.agent) == gold for step in trajectory.steps)
+        gold_step = trajectory.steps[label.step]
+        owner = by_agent.get(normalise_agent(gold_step.agent), [])
+        step_hit = (
+            1 / len(by_agent) / len(owner)
+            if by_agent and any(s.index == label.step for s in owner)
+            else 0.0
+        )
         return {
-            "agent_accuracy": 1 / len(trajectory.agents) if hit else 0.0,
-            "step_accuracy": 1 / len(trajectory.steps),
+            "agent_accuracy": 1 / len(by_agent) if gold in by_agent else 0.0,
+            "step_accuracy": step_hit,
             "agent_accuracy_paper": 1 / len(speakers) if spoke else 0.0,
+            "step_accuracy_paper": 1 / len(trajectory.steps),
         }
 
 
@@ -74,15 +123,47 @@ class PositionalTracer(Tracer):
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         step: Step = agent_steps[-1] if self.last else agent_steps[0]
         where = "last" if self.last else "first"
-        return Verdict(
-            agent=step.agent,
-            step=step.index,
-            reason=f"the {where} step taken by an agent",
-            tracer=self.name,
-        )
+        return blame(trajectory, step, f"the {where} step taken by an agent", self.name)
 
 
-@register_tracer("random", summary="uniform over blamable agents and over steps (seeded)")
+class MostFrequentAgentTracer(Tracer):
+    """Blames the first step of the agent that acted most often (the earliest such agent on a
+    tie)."""
+
+    name = "most-frequent-agent"
+
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
+        by_agent = _steps_by_agent(trajectory)
+        if not by_agent:
+            return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
+        counts = Counter({agent: len(steps) for agent, steps in by_agent.items()})
+        agent = max(by_agent, key=lambda a: counts[a])  # dicts keep first-appearance order
+        reason = f"the first step of {agent}, who acted most often ({counts[agent]} steps)"
+        return blame(trajectory, by_agent[agent][0], reason, self.name)
+
+
+class FirstHandOffTracer(Tracer):
+    """Blames the first step of the second blamable agent to act: the first hand-off, where
+    one agent's work is first taken up by another. With a single agent, its first step."""
+
+    name = "first-hand-off"
+
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
+        by_agent = _steps_by_agent(trajectory)
+        if not by_agent:
+            return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
+        firsts = [steps[0] for steps in by_agent.values()]
+        step = firsts[1] if len(firsts) > 1 else firsts[0]
+        return blame(trajectory, step, "the first step of the second agent to act", self.name)
+
+
+@register_tracer(
+    "random", summary="uniform over the agents that acted, then over its steps (seeded)"
+)
 def _random(settings: TracerSettings) -> Tracer:
     return RandomTracer(seed=settings.seed)
 
@@ -95,3 +176,17 @@ def _first(settings: TracerSettings) -> Tracer:
 @register_tracer("last-agent-step", summary="blames the last step taken by an agent")
 def _last(settings: TracerSettings) -> Tracer:
     return PositionalTracer(last=True)
+
+
+@register_tracer(
+    "most-frequent-agent", summary="blames the first step of the agent that acted most often"
+)
+def _most_frequent(settings: TracerSettings) -> Tracer:
+    return MostFrequentAgentTracer()
+
+
+@register_tracer(
+    "first-hand-off", summary="blames the first step of the second agent to act (first hand-off)"
+)
+def _first_hand_off(settings: TracerSettings) -> Tracer:
+    return FirstHandOffTracer()

@@ -48,7 +48,7 @@ class BinarySearchTracer(LLMTracer):
                 transcript.notes.append(
                     f"no first/second answer for steps {first[0]}..{second[1]}; search stopped"
                 )
-                verdict = self.verdict(Parsed(), transcript)
+                verdict = self.verdict(Parsed(), transcript, trajectory)
                 verdict.candidates = positions[low : high + 1]
                 return verdict
             low, high = (low, mid) if half == "first" else (mid + 1, high)
@@ -56,6 +56,7 @@ class BinarySearchTracer(LLMTracer):
         return self.verdict(
             Parsed(step.agent, step.index, "binary search narrowed the log to this step"),
             transcript,
+            trajectory,
         )
 
 

@@ -14,6 +14,7 @@ from agentracer.llm.client import default_model_name
 from agentracer.llm.context import fit_prompt, prompt_length
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.parsing import Parsed
+from agentracer.tracers.structure import structure
 from agentracer.trajectory import ParseStatus, Trajectory, Usage, Verdict
 
 CHARS_PER_TOKEN = 3  # conservative for prose and code; a server's context error corrects it
@@ -128,10 +129,18 @@ class LLMTracer(Tracer):
         return int(used * 0.6)
 
     def verdict(
-        self, parsed: Parsed, transcript: Transcript, *, status: ParseStatus | None = None
+        self,
+        parsed: Parsed,
+        transcript: Transcript,
+        trajectory: Trajectory,
+        *,
+        status: ParseStatus | None = None,
     ) -> Verdict:
-        """The verdict for what was parsed, with every output, the cost and the notes."""
-        return Verdict(
+        """The verdict for what was parsed, with every output, the cost and the notes, made
+        consistent by the one documented rule (`structure.resolve`) and given evidence, a MAST
+        category and a suggested fix. LLM tracers give no `confidence`: a model's own statement
+        of confidence is not calibrated, and we do not invent one."""
+        verdict = Verdict(
             agent=parsed.agent,
             step=parsed.step,
             reason=parsed.reason,
@@ -141,6 +150,7 @@ class LLMTracer(Tracer):
             usage=transcript.usage,
             notes=[*transcript.notes, *parsed.notes],
         )
+        return structure(verdict, trajectory)
 
     async def aclose(self) -> None:
         await self.model.aclose()

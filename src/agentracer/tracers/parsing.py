@@ -9,6 +9,7 @@ unread (None); it is never replaced by a guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from agentracer.naming import normalise_agent
@@ -143,26 +144,47 @@ def agents_rule(trajectory: Trajectory) -> str:
     return gbnf_alternatives(trajectory.agents or [s.agent for s in trajectory.steps])
 
 
-def fields_grammar(trajectory: Trajectory, reason_chars: int = 300) -> str:
-    """GBNF for the all-at-once answer: one of the run's agents, a step inside the log, a reason."""
+def agent_step_pairs(
+    trajectory: Trajectory, separator: str, allowed: Collection[int] | None = None
+) -> str:
+    """GBNF alternatives that pick an agent first and then only a step that agent took:
+    `"A" sep ("0" | "3") | "B" sep ("1" | ...)`, restricted to the steps in `allowed` when
+    given. Falls back to any agent, any step when no blamable agent acted."""
+    by_agent: dict[str, list[int]] = {}
+    for step in trajectory.agent_steps():
+        if allowed is None or step.index in allowed:
+            by_agent.setdefault(step.agent, []).append(step.index)
+    if not by_agent:
+        return f"({agents_rule(trajectory)}) {gbnf_literal(separator)} ({steps_rule(trajectory)})"
+    return " | ".join(
+        f"{gbnf_literal(agent)} {gbnf_literal(separator)} "
+        f"({gbnf_alternatives([str(i) for i in steps])})"
+        for agent, steps in by_agent.items()
+    )
+
+
+def fields_grammar(
+    trajectory: Trajectory, reason_chars: int = 300, allowed: Collection[int] | None = None
+) -> str:
+    """GBNF for the all-at-once answer: one of the run's agents, then one of *its* steps (so the
+    verdict is consistent; only steps in `allowed` when given), then a reason."""
     return "\n".join(
         [
-            'root ::= "Agent Name: " agent "\\nStep Number: " step "\\nReason for Mistake: " reason',
-            f"agent ::= {agents_rule(trajectory)}",
-            f"step ::= {steps_rule(trajectory)}",
+            'root ::= "Agent Name: " answer "\\nReason for Mistake: " reason',
+            f"answer ::= {agent_step_pairs(trajectory, chr(10) + 'Step Number: ', allowed)}",
             f"reason ::= [^\\n]{{1,{reason_chars}}}",
         ]
     )
 
 
 def think_answer_grammar(trajectory: Trajectory, think_chars: int = 1200) -> str:
-    """GBNF for the AgenTracer answer: bounded reasoning, then `agent | step`."""
+    """GBNF for the AgenTracer answer: bounded reasoning, then `agent | step` where the step is
+    one the agent took."""
     return "\n".join(
         [
-            'root ::= "<think>" think "</think>\\n<answer>" agent " | " step "</answer>"',
+            'root ::= "<think>" think "</think>\\n<answer>" answer "</answer>"',
             f"think ::= [^<]{{1,{think_chars}}}",
-            f"agent ::= {agents_rule(trajectory)}",
-            f"step ::= {steps_rule(trajectory)}",
+            f"answer ::= {agent_step_pairs(trajectory, ' | ')}",
         ]
     )
 

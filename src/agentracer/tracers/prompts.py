@@ -135,3 +135,40 @@ def agentracer(
         ]
     )
     return _messages(user)
+
+
+def hybrid(
+    trajectory: Trajectory,
+    contents: Sequence[str],
+    shortlist: Sequence[int],
+    *,
+    with_ground_truth: bool,
+    only_shortlist: bool,
+) -> list[dict[str, str]]:
+    """All-at-once over a log whose shortlisted steps are marked (or, with `only_shortlist`,
+    over the shortlisted steps alone); the model picks one of them."""
+    marked = set(shortlist)
+    indices = sorted(marked) if only_shortlist else range(len(contents))
+    lines = []
+    for i in indices:
+        mark = ">> " if i in marked and not only_shortlist else ""
+        lines.append(f"{mark}Step {i} - {trajectory.steps[i].speaker}: {contents[i]}")
+    where = (
+        "Here are the steps of its log that a screening model found most suspicious:"
+        if only_shortlist
+        else "Here is its log, one numbered entry per step; the steps a screening model found "
+        "most suspicious are marked with >>:"
+    )
+    choices = ", ".join(f"step {i} ({trajectory.steps[i].agent})" for i in sorted(marked))
+    user = "\n\n".join(
+        [
+            task_block(trajectory, with_ground_truth),
+            f"The system failed. {where}",
+            "\n".join(lines),
+            f"The decisive mistake is at one of these steps: {choices}. Name the agent whose "
+            "mistake is directly responsible for the failure and the step at which it made it.",
+            "Answer in exactly this format:\nAgent Name: <one of the agents>\n"
+            "Step Number: <the step number>\nReason for Mistake: <one or two sentences>",
+        ]
+    )
+    return _messages(user)

@@ -48,11 +48,11 @@ class StepByStepTracer(LLMTracer):
             elif answer == "yes":
                 reason = _REASON.search(response.text)
                 parsed = Parsed(step.agent, step.index, reason.group(1).strip() if reason else "")
-                return self.verdict(parsed, transcript)
+                return self.verdict(parsed, transcript, trajectory)
         judged = len(trajectory.agent_steps())
         transcript.notes.append("no step was judged decisive")
         status: ParseStatus = "unparsed" if judged and unreadable == judged else "parsed"
-        return self.verdict(Parsed(), transcript, status=status)
+        return self.verdict(Parsed(), transcript, trajectory, status=status)
 
 
 register_tracer(

@@ -1,0 +1,49 @@
+"""`agentracer train-fast`: train the fast tracer's ranking model (no LLM, seconds on a CPU)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from agentracer.cli.common import app, err, out, user_errors
+from agentracer.tracers.fast.model import TrainSettings
+from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_and_save
+
+
+@app.command("train-fast")
+@user_errors
+def train_fast_command(
+    data: Annotated[
+        list[str],
+        typer.Option(help="tracertraj, who-and-when, or a labelled dataset path; repeatable"),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for the model and its record")],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="where benchmarks named by --data live (else $AGENTRACER_DATA_DIR)"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="LightGBM's random seed")] = 0,
+    trees: Annotated[int, typer.Option(min=10, help="boosting rounds")] = 300,
+) -> None:
+    """Train the fast tracer on labelled runs; use it with `--tracer fast -o model=DIR`."""
+    err.print(f"training the fast tracer on {', '.join(map(escape, data))}…")
+    settings = TrainSettings(seed=seed, n_estimators=trees)
+    command = shlex.join(["agentracer", *sys.argv[1:]])
+    model, record = train_and_save(
+        data, out_dir, data_dir=data_dir, settings=settings, command=command
+    )
+    if record["trained_on_who_and_when"]:
+        err.print(
+            "[yellow]note:[/yellow] trained on Who&When: do not report Who&When scores of this "
+            "model as held out"
+        )
+    out.print(
+        f"trained on {record['trajectories']} trajectories ({record['agent_steps']} agent steps), "
+        f"softmax temperature {model.temperature}; wrote {escape(str(out_dir / MODEL_FILE))} and "
+        f"{escape(str(out_dir / TRAINING_FILE))}"
+    )

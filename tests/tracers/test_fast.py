@@ -1,0 +1,131 @@
+"""The fast tracer: features, the ranking model, the shipped model and `train-fast`."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from agentracer.errors import AgenTracerError
+from agentracer.formats import Benchmark, load_one
+from agentracer.tracers import TracerSettings, create_tracer
+from agentracer.tracers.fast.features import FEATURES, step_features
+from agentracer.tracers.fast.model import TrainSettings, load_model, softmax, train
+from agentracer.tracers.fast.tracer import DEFAULT_MODEL, FastTracer
+from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE
+from agentracer.tracers.structure import is_consistent
+from agentracer.trajectory import Label, Step, StepKind, Trajectory
+from tests.conftest import EXAMPLE
+
+EX = load_one(EXAMPLE)
+
+
+def _planted(seed: int, n_agent_steps: int = 8) -> Trajectory:
+    """A run whose decisive step is the one followed by a failing tool call; the rest noise."""
+    import random
+
+    rng = random.Random(seed)
+    gold = rng.randrange(n_agent_steps)
+    steps: list[Step] = []
+    for k in range(n_agent_steps):
+        agent = rng.choice(["Alpha", "Beta", "Gamma"])
+        words = " ".join(rng.choice(["plan", "look", "data", "value", "next"]) for _ in range(12))
+        steps.append(Step(index=len(steps), agent=agent, speaker=agent, content=words))
+        result = "Traceback: ValueError raised" if k == gold else "exitcode: 0 ok output"
+        steps.append(
+            Step(index=len(steps), agent="terminal", speaker="terminal", kind=StepKind.TOOL,
+                 content=result)
+        )  # fmt: skip
+    agents = list(dict.fromkeys(s.agent for s in steps if s.kind is StepKind.AGENT))
+    return Trajectory(
+        id=f"planted-{seed}",
+        question="compute the value",
+        steps=steps,
+        agents=agents,
+        label=Label(agent=steps[2 * gold].agent, step=2 * gold),
+    )
+
+
+def test_features_cover_every_agent_step_and_never_read_the_label() -> None:
+    indices, rows = step_features(EX)
+    assert indices == [s.index for s in EX.agent_steps()]
+    assert all(len(row) == len(FEATURES) for row in rows)
+    unlabelled = EX.model_copy(update={"label": None, "ground_truth": None})
+    assert step_features(unlabelled) == (indices, rows)
+
+
+def test_the_ranker_learns_a_planted_cue_and_generalises() -> None:
+    train_set = [_planted(seed) for seed in range(40)]
+    test_set = [_planted(seed) for seed in range(1000, 1020)]
+    model = train(train_set, TrainSettings(n_estimators=40), calibrate=False)
+    tracer = FastTracer(model)
+    hits = 0
+    for trajectory in test_set:
+        verdict = asyncio.run(tracer.attribute(trajectory))
+        assert is_consistent(verdict, trajectory)
+        assert trajectory.label is not None
+        hits += verdict.step == trajectory.label.step
+    assert hits >= 18  # a uniform guess among 8 agent steps gets ~2.5 of 20
+
+
+def test_softmax_is_a_distribution() -> None:
+    probabilities = softmax([1.0, 2.0, 3.0], temperature=2.0)
+    assert sum(probabilities) == pytest.approx(1.0)
+    assert probabilities == sorted(probabilities)
+
+
+def test_the_shipped_model_is_small_documented_and_never_saw_who_and_when() -> None:
+    assert DEFAULT_MODEL.stat().st_size < 20 * 1024 * 1024
+    record = json.loads((DEFAULT_MODEL.parent / TRAINING_FILE).read_text())
+    assert record["trained_on_who_and_when"] is False
+    assert record["command"].startswith("agentracer train-fast --data tracertraj")
+    assert (DEFAULT_MODEL.parent / "MODEL_CARD.md").is_file()
+    model = load_model(DEFAULT_MODEL)
+    assert model.temperature > 0
+
+
+def test_fast_verdicts_are_consistent_evidenced_and_confident(who_and_when: Benchmark) -> None:
+    tracer = create_tracer("fast")
+    for _, trajectory in list(who_and_when.trajectories())[::9]:
+        verdict = asyncio.run(tracer.attribute(trajectory))
+        assert is_consistent(verdict, trajectory), verdict
+        assert verdict.confidence is not None and 0 < verdict.confidence <= 1
+        assert verdict.evidence and verdict.evidence[0].step == verdict.step
+        assert verdict.category and verdict.suggested_fix
+        assert verdict.step not in verdict.candidates
+
+
+def test_a_missing_or_foreign_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AgenTracerError, match="train one with `agentracer train-fast`"):
+        create_tracer("fast", TracerSettings(options={"model": str(tmp_path / "none.json")}))
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"format": "something-else"}')
+    with pytest.raises(AgenTracerError, match="not a fast-tracer model"):
+        load_model(foreign)
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({"format": "agentracer-fast", "features": ["index"]}))
+    with pytest.raises(AgenTracerError, match="retrain it"):
+        load_model(stale)
+    with pytest.raises(AgenTracerError, match="bad option for fast"):
+        create_tracer("fast", TracerSettings(options={"depth": 3}))
+
+
+def test_train_fast_writes_a_model_and_its_record(data_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentracer.cli import app
+
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        app,
+        ["train-fast", "--data", "tracertraj", "--data-dir", str(data_dir), "--out", str(out),
+         "--trees", "20"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / TRAINING_FILE).read_text())
+    assert record["trajectories"] == 127 and record["trained_on_who_and_when"] is False
+    assert record["settings"]["n_estimators"] == 20
+    tracer = create_tracer("fast", TracerSettings(options={"model": str(out)}))
+    verdict = asyncio.run(tracer.attribute(EX))
+    assert is_consistent(verdict, EX) and verdict.confidence is not None
+    assert (out / MODEL_FILE).is_file()
