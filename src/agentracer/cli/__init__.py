@@ -1,7 +1,24 @@
 """The `agentracer` command: thin wrappers that parse arguments and call the library."""
 
 # Importing the command modules registers their commands on `app`.
-from agentracer.cli import annotate, catalogue, evaluation, replay, traces, training
+from agentracer.cli import (
+    annotate,
+    catalogue,
+    evaluation,
+    faithfulness,
+    replay,
+    traces,
+    training,
+)
 from agentracer.cli.common import app
 
-__all__ = ["annotate", "app", "catalogue", "evaluation", "replay", "traces", "training"]
+__all__ = [
+    "annotate",
+    "app",
+    "catalogue",
+    "evaluation",
+    "faithfulness",
+    "replay",
+    "traces",
+    "training",
+]

@@ -97,3 +97,38 @@ def evaluate(
         actions=len(subject.actions), risk_before=subject.risk_before, k=k,
         rankings=rankings, points=points, replays=subject.replays,
     )  # fmt: skip
+
+
+def _cell(points: list[Point], risk_before: float) -> str:
+    """The score, and over k > 1 replays its spread (the risks' standard deviation, scaled
+    like the score)."""
+    if not points:
+        return "-"
+    p = points[0]
+    spread = f" ±{p.spread / risk_before:.3f}" if len(p.risks) > 1 else ""
+    return f"{p.score:+.3f}{spread}"
+
+
+def table(reports: dict[str, FaithfulnessReport]) -> tuple[list[str], list[list[str]]]:
+    """The Risk Drop table: one row per system and scorer, a deletion (Risk Drop) and an
+    insertion (Risk Kept) column per n, and each scorer's cost in replays and model tokens."""
+    tops = sorted({p.n for r in reports.values() for p in r.points})
+    header = ["system", "scorer", "cost"]
+    header += [f"RD@{n}" for n in tops] + [f"Kept@{n}" for n in tops]
+    rows = []
+    for system, report in reports.items():
+        for ranking in report.rankings:
+            cost = f"{ranking.replays} replays"
+            if ranking.usage.calls:
+                cost = f"{ranking.usage.calls} model calls"
+            cells = [system, ranking.scorer, cost]
+            for variant in ("deletion", "insertion"):
+                for n in tops:
+                    points = [
+                        p
+                        for p in report.points
+                        if p.scorer == ranking.scorer and p.variant == variant and p.n == n
+                    ]
+                    cells.append(_cell(points, report.risk_before))
+            rows.append(cells)
+    return header, rows

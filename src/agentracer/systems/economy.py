@@ -4,7 +4,7 @@
     python -m agentracer.systems.economy check --max-risk 0.01   # reads $AGENTRACER_MAS_STDOUT
 
 Each household has a skill (its hourly wage at price level 1, drawn from the seed) and cash.
-Every month, in a fixed order, each replies with `WORK <0-100> SPEND <0-100>`: the share of 160
+Every month, in a fixed order, each replies with JSON `{"work": W, "spend": S}` (0-100): the share of 160
 hours it works and the share of its cash plus this month's wage it spends. Output = hours worked
 x productivity; the price level clears the goods market (spending / output); inflation is the
 month's change of the price level. A statistician forecasts each month's inflation with last
@@ -30,6 +30,7 @@ from agentracer.systems.simulation import (
     NEUTRAL_ACTION,
     ask_action,
     check_risk,
+    json_schema,
     percentages,
     print_risk,
 )
@@ -40,8 +41,10 @@ EWMA_WEIGHT = 0.5  # weight of the newest squared error
 MAX_INFLATION = 1.0  # a month's price change is capped at +-100%: tiny output would explode it
 SYSTEM = (
     "You are {name}, a household. Each month you choose how much to work and how much of your "
-    "money to spend.\nReply with ONE line: WORK <0-100> SPEND <0-100>. Example: WORK 60 SPEND 40"
+    'money to spend, in percent.\nReply as JSON: {{"work": 60, "spend": 40}}'
 )
+_PERCENT = {"type": "integer", "minimum": 0, "maximum": 100}
+SCHEMA = json_schema("household_action", {"work": _PERCENT, "spend": _PERCENT})
 __all__ = ["NEUTRAL_ACTION", "Household", "apply_action", "main", "run"]
 
 
@@ -81,7 +84,10 @@ def run(n_agents: int, months: int, seed: int) -> int:
                 f"{inflation:+.1%}. Your wage {h.skill * price:.1f}/hour, cash {h.cash:.0f}. "
                 f"Last month: WORK {h.work} SPEND {h.spend}. Your line:"
             )
-            apply_action(h, ask_action(client, h.name, SYSTEM.format(name=h.name), user, seed=seed))
+            reply = ask_action(
+                client, h.name, SYSTEM.format(name=h.name), user, seed=seed, schema=SCHEMA
+            )
+            apply_action(h, reply)
         hours = [h.work / 100 * HOURS for h in households]
         wages = [hw * h.skill * price for hw, h in zip(hours, households, strict=True)]
         spending = [h.spend / 100 * (h.cash + w) for h, w in zip(households, wages, strict=True)]

@@ -16,6 +16,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
@@ -24,7 +25,7 @@ from agentracer.errors import AgenTracerError
 
 RISK_MARK = "RISK:"
 NEUTRAL_ACTION = "PASS"
-ACTION_TOKENS = 16  # an action is a few numbers and a few words; small models ramble
+ACTION_TOKENS = 24  # an action is a few numbers and a few words; small models ramble
 _INTEGER = re.compile(r"(?<![\d.])-?\d{1,4}(?![\d])")
 _RISK = re.compile(r"^RISK:\s*(\S+)\s*$", re.M)
 
@@ -33,8 +34,23 @@ class RiskMissingError(AgenTracerError):
     """A simulation run printed no `RISK:` line (it crashed, or it is not a simulation)."""
 
 
-def ask_action(client: OpenAI, agent: str, system: str, user: str, *, seed: int) -> str:
-    """One agent's action: a short completion at temperature 0, named by header."""
+def json_schema(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A `response_format` asking for one JSON object; integers must carry bounds (small
+    models emit runaway digits otherwise)."""
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+
+
+def ask_action(
+    client: OpenAI, agent: str, system: str, user: str, *, seed: int, schema: dict[str, Any]
+) -> str:
+    """One agent's action: a short completion at temperature 0, named by header, asked for as
+    JSON (`schema`); servers that ignore the schema still get a parsable prompt."""
     messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": system},
         {"role": "user", "content": user},
@@ -42,6 +58,7 @@ def ask_action(client: OpenAI, agent: str, system: str, user: str, *, seed: int)
     completion = client.chat.completions.create(
         model=os.environ.get("SIMULATION_MODEL", "default"), messages=messages, temperature=0,
         max_tokens=ACTION_TOKENS, seed=seed, extra_headers={"X-AgenTracer-Agent": agent},
+        response_format=schema,  # type: ignore[arg-type]
     )  # fmt: skip
     return completion.choices[0].message.content or ""
 

@@ -15,6 +15,7 @@ the proxy as a tool step, so tracers see the state the actions produced.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -28,6 +29,7 @@ from agentracer.systems.simulation import (
     NEUTRAL_ACTION,
     ask_action,
     check_risk,
+    json_schema,
     percentages,
     print_risk,
     variance,
@@ -38,8 +40,15 @@ PERSONAS = ["cautious engineer", "local shop owner", "retired teacher", "student
             "nurse", "journalist", "farmer"]  # fmt: skip
 SYSTEM = (
     "You are {name}, a {persona} on a town forum. You discuss whether {topic}.\n"
-    "Reply with ONE line: your belief as a number from 0 (surely safe) to 100 (surely unsafe), "
-    "then a short post. Example: 40 I doubt it, the inspection passed."
+    "Reply with your belief as a number from 0 (surely safe) to 100 (surely unsafe) and a "
+    'short post, as JSON: {{"belief": 40, "post": "I doubt it, the inspection passed."}}'
+)
+SCHEMA = json_schema(
+    "forum_action",
+    {
+        "belief": {"type": "integer", "minimum": 0, "maximum": 100},
+        "post": {"type": "string", "maxLength": 60},
+    },
 )
 MAX_POST = 80
 __all__ = ["NEUTRAL_ACTION", "Agent", "apply_action", "main", "run"]
@@ -54,8 +63,21 @@ class Agent:
 
 
 def apply_action(agent: Agent, text: str) -> None:
-    """Update `agent` from its reply: the first integer in 0..100 is the new belief and the rest
-    of the line the post; an unusable reply (or `PASS`) keeps the belief and posts nothing."""
+    """Update `agent` from its reply: JSON `{"belief", "post"}`, else the first integer in
+    0..100 is the new belief and the rest of the line the post; an unusable reply (or `PASS`)
+    keeps the belief and posts nothing."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("belief"), int)
+        and 0 <= data["belief"] <= 100
+    ):
+        agent.belief, agent.post = data["belief"], " ".join(str(data.get("post", "")).split())
+        agent.post = agent.post[:MAX_POST]
+        return
     found = percentages(text, 1)
     if found is None:
         agent.post = ""
@@ -88,7 +110,7 @@ def run(n_agents: int, rounds: int, seed: int) -> int:
                 f"Round {round_ + 1}. Your belief so far: {agent.belief}.\n"
                 f"Posts:\n{_feed(agents, agent)}\nYour line:"
             )
-            reply = ask_action(client, agent.name, system, user, seed=seed)
+            reply = ask_action(client, agent.name, system, user, seed=seed, schema=SCHEMA)
             apply_action(agent, reply)
         state = ", ".join(f"{a.name}={a.belief}" for a in agents)
         print(f"round {round_ + 1}: {state}", flush=True)
