@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentracer.faithfulness.risk_drop import FaithfulnessReport, evaluate, table
+from agentracer.faithfulness.risk_drop import FaithfulnessReport, evaluate, markdown, table
 from agentracer.faithfulness.scorers import Scorer, make_scorer
 from agentracer.faithfulness.subject import Subject
 from agentracer.llm import ConnectionSettings
@@ -94,10 +94,7 @@ def main() -> int:
         print(f"{name}: risk before {report.risk_before:.5f}, {report.actions} actions, "
               f"{report.replays} replays in all")  # fmt: skip
     print()
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown(header, rows))
     return 0
 
 

@@ -15,13 +15,12 @@ from agentracer.cli.common import (
     TimeoutOpt,
     app,
     out,
-    rich_table,
     tracer_settings,
     user_errors,
 )
 from agentracer.cli.replay import _upstream
 from agentracer.errors import AgenTracerError
-from agentracer.faithfulness.risk_drop import Variant, evaluate, table
+from agentracer.faithfulness.risk_drop import Variant, evaluate, markdown, table
 from agentracer.faithfulness.scorers import make_scorer
 from agentracer.faithfulness.subject import Subject
 
@@ -97,7 +96,8 @@ def faithfulness_command(
         f"Risk Drop (deletion) and Risk Kept (insertion); risk before {result.risk_before:.5f}, "
         f"{result.actions} actions, k={k}, {result.replays} replays"
     )
-    out.print(rich_table(header, rows, escape(title)))
+    out.print(title, soft_wrap=True, highlight=False, markup=False)
+    out.print(markdown(header, rows), soft_wrap=True, highlight=False, markup=False)
     if report is not None:
         report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         out.print(f"report written to {escape(str(report))}")

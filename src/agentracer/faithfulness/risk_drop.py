@@ -132,3 +132,9 @@ def table(reports: dict[str, FaithfulnessReport]) -> tuple[list[str], list[list[
                     cells.append(_cell(points, report.risk_before))
             rows.append(cells)
     return header, rows
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """The table as Markdown (what benchmarks/README.md holds; no terminal width involved)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])

@@ -47,7 +47,7 @@ SCHEMA = json_schema(
     "forum_action",
     {
         "belief": {"type": "integer", "minimum": 0, "maximum": 100},
-        "post": {"type": "string", "maxLength": 60},
+        "post": {"type": "string", "maxLength": 40},
     },
 )
 MAX_POST = 80
