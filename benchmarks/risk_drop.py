@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentracer.errors import AgenTracerError
 from agentracer.faithfulness.risk_drop import FaithfulnessReport, evaluate, markdown, table
 from agentracer.faithfulness.scorers import Scorer, make_scorer
 from agentracer.faithfulness.subject import Subject
@@ -82,7 +83,11 @@ def main() -> int:
             make_scorer(f"tracer:{t}", settings=settings) for t in args.tracer or ["agentracer"]
         ]
         subject = Subject(directory, upstream, work / name / "replays")
-        reports[name] = evaluate(subject, scorers, args.top or [2, 4], k=args.k)
+        try:
+            reports[name] = evaluate(subject, scorers, args.top or [2, 4], k=args.k)
+        except AgenTracerError as error:  # e.g. a run with zero risk: say so, go on
+            print(f"{name}: {error.one_line()}", flush=True)
+            continue
         (work / name / "report.json").write_text(reports[name].model_dump_json(indent=2))
     header, rows = table(reports)
     print(

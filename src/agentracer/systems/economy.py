@@ -41,7 +41,7 @@ EWMA_WEIGHT = 0.5  # weight of the newest squared error
 MAX_INFLATION = 1.0  # a month's price change is capped at +-100%: tiny output would explode it
 SYSTEM = (
     "You are {name}, a household. Each month you choose how much to work and how much of your "
-    'money to spend, in percent.\nReply as JSON: {{"work": 60, "spend": 40}}'
+    'money to spend, in percent.\nReply as JSON: {{"work": <percent>, "spend": <percent>}}'
 )
 _PERCENT = {"type": "integer", "minimum": 0, "maximum": 100}
 SCHEMA = json_schema("household_action", {"work": _PERCENT, "spend": _PERCENT})

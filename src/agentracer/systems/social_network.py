@@ -40,8 +40,8 @@ PERSONAS = ["cautious engineer", "local shop owner", "retired teacher", "student
             "nurse", "journalist", "farmer"]  # fmt: skip
 SYSTEM = (
     "You are {name}, a {persona} on a town forum. You discuss whether {topic}.\n"
-    "Reply with your belief as a number from 0 (surely safe) to 100 (surely unsafe) and a "
-    'short post, as JSON: {{"belief": 40, "post": "I doubt it, the inspection passed."}}'
+    "Reply as JSON with your belief, from 0 (surely safe) to 100 (surely unsafe), and a short "
+    'post: {{"belief": <number>, "post": "<your post>"}}'
 )
 SCHEMA = json_schema(
     "forum_action",
