@@ -22,7 +22,7 @@ def test_risk_drop_on_the_economy_with_the_embedded_model(
 ) -> None:
     upstream = EmbeddedUpstream(embedded)
     program = simulation("economy", "--agents", "2", "--months", "1")
-    program.timeout = 600
+    program.timeout = 1800  # generous: a loaded 2-core machine runs the model ~100x slower
     recording = record(program, upstream, tmp_path / "rec")
     assert recording.outcome.status == "success", recording.outcome
     for call in recording.calls():  # the schema reaches the model: every action is usable
@@ -30,10 +30,10 @@ def test_risk_drop_on_the_economy_with_the_embedded_model(
         assert set(action) == {"work", "spend"}
         assert all(0 <= v <= 100 for v in action.values())
     subject = Subject(tmp_path / "rec", upstream, tmp_path / "work")
-    scorers = [make_scorer("random"), make_scorer("leave-one-out")]
+    scorers = [make_scorer("leave-one-out")]
     report = evaluate(subject, scorers, [1], k=1, variants=["deletion"])
     assert report.actions == 2 and report.risk_before > 0
-    loo = report.rankings[1]
+    loo = report.rankings[0]
     assert loo.replays == 2 and sorted(loo.order) == [0, 1]
     assert all(len(p.risks) == 1 for p in report.points)
     # Deleting an action replays the calls after it live.
