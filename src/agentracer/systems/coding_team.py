@@ -74,13 +74,14 @@ def ask(client: OpenAI, agent: str, system: str, user: str) -> str:
     return completion.choices[0].message.content or ""
 
 
-def run(task_id: str, rounds: int) -> int:
+def run(task_id: str, rounds: int, feedback: str | None = None) -> int:
     problem = problems()[task_id]
     prompt, entry = problem["prompt"], problem["entry_point"]
     report_task(f"Complete this Python function:\n{prompt}", problem["canonical_solution"])
     client = OpenAI()
-    plan = ask(client, "Planner", PLANNER, prompt)
-    reply = ask(client, "Coder", CODER, f"{prompt}\n\nPlan:\n{plan}")
+    task = f"{prompt}\n\nFeedback on an earlier attempt: {feedback}" if feedback else prompt
+    plan = ask(client, "Planner", PLANNER, task)
+    reply = ask(client, "Coder", CODER, f"{task}\n\nPlan:\n{plan}")
     code = extract_code(reply, prompt)
     tests = example_tests(prompt, entry)
     for _ in range(rounds):
@@ -120,13 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", required=True, help="a HumanEval task id, e.g. HumanEval/2")
     parser.add_argument("--rounds", type=int, default=1, help="test-and-revise rounds")
     parser.add_argument(
+        "--feedback", help="run: feedback on an earlier attempt, given with the task"
+    )
+    parser.add_argument(
         "--output", type=Path, help="check: the run's output (default $AGENTRACER_MAS_STDOUT)"
     )
     args = parser.parse_args(argv)
     if args.task not in problems():
         parser.error(f"unknown task {args.task!r}")
     if args.action == "run":
-        return run(args.task, args.rounds)
+        return run(args.task, args.rounds, args.feedback)
     return check(
         args.task, args.output or Path(os.environ.get("AGENTRACER_MAS_STDOUT", "mas.stdout"))
     )

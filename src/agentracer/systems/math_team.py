@@ -32,6 +32,30 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "pages": ("A book has 120 pages. Tom reads 15 pages a day. How many days does he need?", "8"),
     "coins": ("Sara has 3 coins of 20 cents and 4 coins of 5 cents. How many cents is that?", "80"),
     "chairs": ("A hall has 9 rows of 11 chairs; 14 chairs are taken. How many are free?", "85"),
+    "bus": (
+        "A bus has 40 seats. 23 people get on, then 9 get off. How many seats are empty?",
+        "26",
+    ),
+    "cookies": ("Mia bakes 3 trays of 16 cookies and eats 5. How many cookies are left?", "43"),
+    "rent": ("Rent is 750 a month. How much is the rent for a whole year?", "9000"),
+    "legs": ("A farm has 7 cows and 5 chickens. How many legs do they have together?", "38"),
+    "walk": ("Leo walks 4 km an hour. How many km does he walk in 2 and a half hours?", "10"),
+    "change": (
+        "A pen costs 35 cents. Ana pays with 1 euro. How many cents change does she get?",
+        "65",
+    ),
+    "share": ("Four friends share 92 marbles equally. How many marbles does each get?", "23"),
+    "clock": (
+        "A movie starts at 18:45 and lasts 110 minutes. At what minute past 20:00 does it end?",
+        "35",
+    ),
+    "square": ("A square field has a side of 13 m. What is its area in square metres?", "169"),
+    "sale": ("A coat costs 80 and is sold at 25% off. What is the sale price?", "60"),
+    "ages": ("Tom is 3 times as old as Ben. Ben is 9. How old will Tom be in 4 years?", "31"),
+    "tank": (
+        "A tank holds 500 litres and is 30% full. How many litres are missing to fill it?",
+        "350",
+    ),
 }
 
 SOLVER = (
@@ -86,11 +110,12 @@ def ask(client: OpenAI, agent: str, system: str, user: str, *, stream: bool = Fa
     return "".join(parts)
 
 
-def run(problem: str) -> int:
+def run(problem: str, feedback: str | None = None) -> int:
     question, answer = PROBLEMS[problem]
     report_task(question, answer)
     client = OpenAI()
-    solution = ask(client, "Solver", SOLVER, question)
+    task = f"{question}\n\nFeedback on an earlier attempt: {feedback}" if feedback else question
+    solution = ask(client, "Solver", SOLVER, task)
     review = ask(
         client,
         "Verifier",
@@ -122,11 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["run", "check"])
     parser.add_argument("--problem", choices=sorted(PROBLEMS), required=True)
     parser.add_argument(
+        "--feedback", help="run: feedback on an earlier attempt, given with the task"
+    )
+    parser.add_argument(
         "--output", type=Path, help="check: the run's output (default $AGENTRACER_MAS_STDOUT)"
     )
     args = parser.parse_args(argv)
     if args.action == "run":
-        return run(args.problem)
+        return run(args.problem, args.feedback)
     output = args.output or Path(os.environ.get("AGENTRACER_MAS_STDOUT", "mas.stdout"))
     return check(args.problem, output)
 

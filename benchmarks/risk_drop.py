@@ -1,0 +1,107 @@
+"""Risk Drop per system x scorer x n: how faithful each scorer's blame is on our simulations.
+
+For each simulation (social network, economy) this records one seeded run with the model, has
+every scorer rank the run's actions, deletes the top n (neutral action, later calls live),
+re-simulates k times and prints Risk Drop = (risk before - mean risk after) / risk before, and
+the insertion variant (only the top n kept) as Risk Kept = risk after / risk before. Costs are
+in replays (re-runs of the simulation) and, for tracers, model calls.
+
+    python benchmarks/risk_drop.py --agents 3 --rounds 2 --top 2 --top 4 -m 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agentracer.errors import AgenTracerError
+from agentracer.faithfulness.risk_drop import FaithfulnessReport, evaluate, markdown, table
+from agentracer.faithfulness.scorers import Scorer, make_scorer
+from agentracer.faithfulness.subject import Subject
+from agentracer.llm import ConnectionSettings
+from agentracer.replay.session import Program, record
+from agentracer.replay.upstream import make_upstream
+from agentracer.tracers import TracerSettings
+
+SYSTEMS = {"social-network": "social_network", "economy": "economy"}
+
+
+def program(module: str, agents: int, rounds: int, seed: int) -> Program:
+    command = [sys.executable, "-m", f"agentracer.systems.{module}"]
+    length = "--months" if module == "economy" else "--rounds"
+    return Program(
+        command=[
+            *command,
+            "run",
+            "--agents",
+            str(agents),
+            length,
+            str(rounds),
+            "--seed",
+            str(seed),
+        ],
+        check=" ".join([*command, "check"]),
+        timeout=1800,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="local/smollm2-135m")
+    parser.add_argument("--system", action="append", choices=sorted(SYSTEMS))
+    parser.add_argument("--agents", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top", type=int, action="append")
+    parser.add_argument("-k", type=int, default=1)
+    parser.add_argument("-m", "--permutations", type=int, default=1)
+    parser.add_argument("--tracer", action="append", help="default: agentracer")
+    parser.add_argument("--work", type=Path, help="keep recordings and replays here")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="risk-drop-"))
+    upstream = make_upstream(args.model, ConnectionSettings(timeout=600))
+    settings = TracerSettings(model=args.model, connection=ConnectionSettings(timeout=600))
+    reports: dict[str, FaithfulnessReport] = {}
+    started = time.perf_counter()
+    for name in args.system or list(SYSTEMS):
+        directory = work / name / "recording"
+        recorded = record(
+            program(SYSTEMS[name], args.agents, args.rounds, args.seed), upstream, directory
+        )
+        print(f"{name}: recorded {len(recorded.calls())} actions ({recorded.outcome.status}) "
+              f"in {recorded.seconds:.0f} s", flush=True)  # fmt: skip
+        scorers: list[Scorer] = [
+            make_scorer("random", seed=args.seed),
+            make_scorer("leave-one-out", k=args.k),
+            make_scorer("shapley", permutations=args.permutations, seed=args.seed),
+        ]
+        scorers += [
+            make_scorer(f"tracer:{t}", settings=settings) for t in args.tracer or ["agentracer"]
+        ]
+        subject = Subject(directory, upstream, work / name / "replays")
+        try:
+            reports[name] = evaluate(subject, scorers, args.top or [2, 4], k=args.k)
+        except AgenTracerError as error:  # e.g. a run with zero risk: say so, go on
+            print(f"{name}: {error.one_line()}", flush=True)
+            continue
+        (work / name / "report.json").write_text(reports[name].model_dump_json(indent=2))
+    header, rows = table(reports)
+    print(
+        f"\nmodel {args.model}, {args.agents} agents x {args.rounds} rounds, seed {args.seed}, "
+        f"k={args.k}, Shapley M={args.permutations}; {platform.machine()}, "
+        f"{time.perf_counter() - started:.0f} s wall; work dir {work}\n"
+    )
+    for name, report in reports.items():
+        print(f"{name}: risk before {report.risk_before:.5f}, {report.actions} actions, "
+              f"{report.replays} replays in all")  # fmt: skip
+    print()
+    print(markdown(header, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""A small economy: households decide each month how much to work and how much to spend.
+
+    python -m agentracer.systems.economy run --agents 4 --months 4 --seed 0
+    python -m agentracer.systems.economy check --max-risk 0.01   # reads $AGENTRACER_MAS_STDOUT
+
+Each household has a skill (its hourly wage at price level 1, drawn from the seed) and cash.
+Every month, in a fixed order, each replies with JSON `{"work": W, "spend": S}` (0-100): the share of 160
+hours it works and the share of its cash plus this month's wage it spends. Output = hours worked
+x productivity; the price level clears the goods market (spending / output); inflation is the
+month's change of the price level. A statistician forecasts each month's inflation with last
+month's (the naive forecast); risk = an EWMA (weight 0.5) of the squared forecast errors. A reply
+without two integers in 0..100 is unusable: the household repeats last month's decision (50/50
+in the first month), which is also what the neutral action `PASS` does. After each month the
+environment reports prices, inflation and decisions to the proxy as a tool step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from openai import OpenAI
+
+from agentracer.systems.report import report_task, report_tool
+from agentracer.systems.simulation import (
+    NEUTRAL_ACTION,
+    ask_action,
+    check_risk,
+    json_schema,
+    percentages,
+    print_risk,
+)
+
+HOURS = 160
+PRODUCTIVITY = 1.0
+EWMA_WEIGHT = 0.5  # weight of the newest squared error
+MAX_INFLATION = 1.0  # a month's price change is capped at +-100%: tiny output would explode it
+SYSTEM = (
+    "You are {name}, a household. Each month you choose how much to work and how much of your "
+    'money to spend, in percent.\nReply as JSON: {{"work": <percent>, "spend": <percent>}}'
+)
+_PERCENT = {"type": "integer", "minimum": 0, "maximum": 100}
+SCHEMA = json_schema("household_action", {"work": _PERCENT, "spend": _PERCENT})
+__all__ = ["NEUTRAL_ACTION", "Household", "apply_action", "main", "run"]
+
+
+@dataclass
+class Household:
+    name: str
+    skill: float
+    cash: float
+    work: int = 50
+    spend: int = 50
+
+
+def apply_action(household: Household, text: str) -> None:
+    """Update the decision from a reply; an unusable reply (or `PASS`) repeats the last one."""
+    found = percentages(text, 2)
+    if found is not None:
+        household.work, household.spend = found
+
+
+def run(n_agents: int, months: int, seed: int) -> int:
+    rng = random.Random(seed)
+    households = [
+        Household(f"Household{i + 1}", round(rng.uniform(8, 20), 2), round(rng.uniform(200, 2000)))
+        for i in range(n_agents)
+    ]
+    report_task(
+        f"An economy of {n_agents} households runs for {months} months; inflation should stay "
+        "predictable (risk = EWMA of squared inflation-forecast errors).",
+        None,
+    )
+    client = OpenAI()
+    price, inflation, risk = 1.0, 0.0, 0.0
+    for month in range(months):
+        for h in households:
+            user = (
+                f"Month {month + 1}. Price level {price:.2f}, inflation last month "
+                f"{inflation:+.1%}. Your wage {h.skill * price:.1f}/hour, cash {h.cash:.0f}. "
+                f"Last month: WORK {h.work} SPEND {h.spend}. Your line:"
+            )
+            reply = ask_action(
+                client, h.name, SYSTEM.format(name=h.name), user, seed=seed, schema=SCHEMA
+            )
+            apply_action(h, reply)
+        hours = [h.work / 100 * HOURS for h in households]
+        wages = [hw * h.skill * price for hw, h in zip(hours, households, strict=True)]
+        spending = [h.spend / 100 * (h.cash + w) for h, w in zip(households, wages, strict=True)]
+        output = max(sum(hours) * PRODUCTIVITY, 1.0)
+        new_price = sum(spending) / output if sum(spending) > 0 else price
+        change = max(-MAX_INFLATION, min(MAX_INFLATION, new_price / price - 1))
+        forecast, inflation = inflation, change
+        risk = EWMA_WEIGHT * (inflation - forecast) ** 2 + (1 - EWMA_WEIGHT) * risk
+        price *= 1 + change
+        for h, w, s in zip(households, wages, spending, strict=True):
+            h.cash = h.cash + w - s
+        decisions = ", ".join(f"{h.name}=WORK {h.work} SPEND {h.spend}" for h in households)
+        line = (
+            f"month {month + 1}: price {price:.3f}, inflation {inflation:+.2%} "
+            f"(forecast {forecast:+.2%}), risk {risk:.5f}; {decisions}"
+        )
+        print(line, flush=True)
+        report_tool("Environment", line)
+    print_risk(risk)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("action", choices=["run", "check"])
+    parser.add_argument("--agents", type=int, default=4, choices=range(2, 9))
+    parser.add_argument("--months", type=int, default=4, choices=range(1, 25))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-risk", type=float, default=0.01, help="check: the risk limit")
+    parser.add_argument(
+        "--output", type=Path, help="check: the run's output (default $AGENTRACER_MAS_STDOUT)"
+    )
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        return run(args.agents, args.months, args.seed)
+    output = args.output or Path(os.environ.get("AGENTRACER_MAS_STDOUT", "mas.stdout"))
+    return check_risk(output, args.max_risk)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""`agentracer feedback` on the command line, with the teachable scripted model on loopback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agentracer.cli import app
+from tests.feedback.test_feedback import TeachableUpstream
+from tests.llm.loopback import Reply, ScriptedServer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def teachable() -> Iterator[ScriptedServer]:
+    model = TeachableUpstream()
+    with ScriptedServer(default=lambda body: Reply(body=model.complete(body))) as server:
+        yield server
+
+
+def test_feedback_replays_with_the_critique_and_the_run_succeeds(
+    teachable: ScriptedServer, tmp_path: Path
+) -> None:
+    module = [sys.executable, "-m", "agentracer.systems.math_team"]
+    endpoint = ["--model", "openai/scripted", "--base-url", teachable.base_url]
+    recorded = runner.invoke(app, [
+        "record", *endpoint, "--out", str(tmp_path / "rec"),
+        "--check", " ".join([*module, "check", "--problem", "add"]),
+        "--", *module, "run", "--problem", "add",
+    ])  # fmt: skip
+    assert recorded.exit_code == 0 and "failure" in recorded.output, recorded.output
+    for mode in ("replay", "task"):
+        result = runner.invoke(app, [
+            "feedback", str(tmp_path / "rec"), "--tracer", "first-agent-step", "--mode", mode,
+            "--out", str(tmp_path / mode), *endpoint,
+        ])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "critique for Solver (step 0, template)" in result.output
+        assert "outcome success" in result.output
+    bad = runner.invoke(app, ["feedback", str(tmp_path / "rec"), "--mode", "x", "--out", "o"])
+    assert bad.exit_code == 2 and "replay or task" in bad.output
