@@ -13,6 +13,11 @@ from agentracer.formats.benchmarks import Benchmark
 from agentracer.tracers.base import Tracer
 
 
+def record_counts(benchmark: Benchmark) -> dict[str, int]:
+    """Records per subset, loaded or not: the released Who&When scorer's denominator."""
+    return {subset: len(entries) for subset, entries in benchmark.subsets.items()}
+
+
 def evaluate(
     benchmark: Benchmark,
     tracer: Tracer,
@@ -32,6 +37,8 @@ def evaluate(
             await tracer.aclose()
 
     outcome = asyncio.run(run_and_close())
-    summary = summarise(config, outcome, location=benchmark.location)
+    summary = summarise(
+        config, outcome, location=benchmark.location, records=record_counts(benchmark)
+    )
     write_reports(out_dir, summary)
     return summary, outcome
