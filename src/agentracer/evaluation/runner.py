@@ -192,3 +192,19 @@ async def run_evaluation(
     order = {t.id: i for i, (_, t) in enumerate(benchmark.trajectories())}
     ordered = sorted(results.values(), key=lambda r: order.get(r.id, len(order)))
     return RunOutcome(ordered, len(results) - resumed, resumed, skipped, failed)
+
+
+# Public entry points for other executors (the Ray driver in `agentracer.scale`), so that every
+# path scores a trajectory and writes a result line the same way.
+
+
+async def attribute_one(
+    tracer: Tracer, trajectory: Trajectory, subset: str, config: RunConfig
+) -> RecordResult:
+    """Attribute one labelled trajectory and score it: one `results.jsonl` line."""
+    return await _attribute_one(tracer, trajectory, subset, config)
+
+
+def append_result(handle: TextIO, result: RecordResult) -> None:
+    """Append one result line and make it durable before returning (fsync)."""
+    _append(handle, result)
