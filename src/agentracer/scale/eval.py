@@ -40,6 +40,7 @@ TASK_RETRIES = 3  # re-runs of a task whose worker died; a tracer error is not r
 def attribute_item(item: Item) -> Item:
     """The Ray task: attribute one trajectory; returns `{"result": ...}` or `{"error": ...}`."""
     config = RunConfig.model_validate(item["config"])
+    config.settings.connection.api_key = item.get("api_key")  # not part of a dumped config
     trajectory = Trajectory.model_validate(item["trajectory"])
     tracer = tracer_for(config.tracer, config.settings, item.get("limit"))
     try:
@@ -61,6 +62,7 @@ def _items(
             "trajectory": trajectory.model_dump(mode="json"),
             "config": dumped,
             "limit": limit,
+            "api_key": config.settings.connection.api_key,
         }
         yield trajectory.id, item
 

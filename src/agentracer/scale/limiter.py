@@ -1,7 +1,8 @@
 """One concurrency limit and one 429 backoff per model endpoint, shared by every Ray worker.
 
-A Ray actor (`EndpointLimiter`) holds, per endpoint, a semaphore of `limit` slots and the time
-until which the endpoint is paused. Each worker wraps its model's backend in
+A Ray actor (`EndpointLimiter`, one per cluster) holds, per endpoint, a semaphore of `limit`
+slots (fixed by the first caller for that endpoint) and the time until which the endpoint is
+paused. Each worker wraps its model's backend in
 `SharedLimitBackend`: a call takes a slot for its whole duration (so `limit` holds across the
 cluster, not per worker), and every HTTP attempt, the SDK's own retries included, first waits
 out the endpoint's pause. A 429 seen by any worker doubles the shared backoff (or honours the
@@ -26,21 +27,22 @@ DEFAULT_LIMIT = 8
 class EndpointLimiter:
     """Actor state: per-endpoint slots, pause and backoff (see the module docstring)."""
 
-    def __init__(
-        self, limit: int = DEFAULT_LIMIT, base_backoff: float = 0.5, max_backoff: float = 30.0
-    ) -> None:
-        self.limit = limit
+    def __init__(self, base_backoff: float = 0.5, max_backoff: float = 30.0) -> None:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._limits: dict[str, int] = {}
         self._active: dict[str, int] = {}
         self._peak: dict[str, int] = {}
         self._paused_until: dict[str, float] = {}
         self._backoff: dict[str, float] = {}
         self._rate_limited: dict[str, int] = {}
 
-    async def acquire(self, key: str) -> None:
-        slots = self._slots.setdefault(key, asyncio.Semaphore(self.limit))
+    async def acquire(self, key: str, limit: int = DEFAULT_LIMIT) -> None:
+        if key not in self._slots:
+            self._limits[key] = limit
+            self._slots[key] = asyncio.Semaphore(limit)
+        slots = self._slots[key]
         await slots.acquire()
         self._active[key] = self._active.get(key, 0) + 1
         self._peak[key] = max(self._peak.get(key, 0), self._active[key])
@@ -68,7 +70,7 @@ class EndpointLimiter:
 
     def stats(self, key: str) -> dict[str, Any]:
         return {
-            "limit": self.limit,
+            "limit": self._limits.get(key),
             "active": self._active.get(key, 0),
             "peak": self._peak.get(key, 0),
             "rate_limited": self._rate_limited.get(key, 0),
@@ -76,11 +78,11 @@ class EndpointLimiter:
         }
 
 
-def get_limiter(limit: int = DEFAULT_LIMIT) -> Any:
-    """The cluster's limiter actor, created on first use (a later `limit` is ignored)."""
+def get_limiter() -> Any:
+    """The cluster's limiter actor (a named actor), created on first use."""
     ray = require_ray()
     actor = ray.remote(num_cpus=0, max_concurrency=1000)(EndpointLimiter)
-    return actor.options(name=LIMITER_NAME, namespace=NAMESPACE, get_if_exists=True).remote(limit)
+    return actor.options(name=LIMITER_NAME, namespace=NAMESPACE, get_if_exists=True).remote()
 
 
 def endpoint_key(backend: Backend) -> str:
@@ -92,9 +94,10 @@ def endpoint_key(backend: Backend) -> str:
 class SharedLimitBackend:
     """A backend whose calls take a cluster-wide slot and respect the cluster-wide pause."""
 
-    def __init__(self, inner: Backend, limiter: Any) -> None:
+    def __init__(self, inner: Backend, limiter: Any, limit: int = DEFAULT_LIMIT) -> None:
         self.inner = inner
         self.limiter = limiter
+        self.limit = limit
         self.key = endpoint_key(inner)
         self.name = inner.name
         self.context_window = inner.context_window
@@ -102,7 +105,7 @@ class SharedLimitBackend:
         _hook_http_attempts(inner, limiter, self.key)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        await self.limiter.acquire.remote(self.key)
+        await self.limiter.acquire.remote(self.key, self.limit)
         try:
             return await self.inner.complete(request)
         finally:
@@ -142,7 +145,7 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def share_limits(model: Any, limiter: Any) -> None:
-    """Put `model`'s backend (a `ChatModel`) behind the shared limiter, once."""
+def share_limits(model: Any, limit: int = DEFAULT_LIMIT) -> None:
+    """Put `model`'s backend (a `ChatModel`) behind the cluster's shared limiter, once."""
     if model is not None and not isinstance(model.backend, SharedLimitBackend):
-        model.backend = SharedLimitBackend(model.backend, limiter)
+        model.backend = SharedLimitBackend(model.backend, get_limiter(), limit)

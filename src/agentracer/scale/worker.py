@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agentracer.scale.limiter import get_limiter, share_limits
+from agentracer.scale.limiter import share_limits
 from agentracer.tracers import create_tracer
 from agentracer.tracers.base import Tracer, TracerSettings
 
@@ -32,6 +32,6 @@ def tracer_for(name: str, settings: TracerSettings, limit: int | None = None) ->
     if key not in _TRACERS:
         tracer = create_tracer(name, settings)
         if limit is not None:
-            share_limits(getattr(tracer, "model", None), get_limiter(limit))
+            share_limits(getattr(tracer, "model", None), limit)
         _TRACERS[key] = tracer
     return _TRACERS[key]
