@@ -20,14 +20,17 @@ from tests.conftest import EXAMPLE
 
 @pytest.fixture(scope="module")
 def served(smollm2_path: Path) -> Any:
-    server = serve_gguf(smollm2_path, port=0, alias="tracer", parallel=2, context_window=8192)
+    server = serve_gguf(smollm2_path, port=0, alias="tracer", parallel=1, context_window=8192)
     yield f"{server.listening_address}/v1"
     del server
 
 
+@pytest.mark.slow
 def test_attribute_against_the_served_model(served: str) -> None:
     args = ["attribute", str(EXAMPLE), "--tracer", "all-at-once", "--model", "openai/tracer"]
-    args += ["--base-url", served, "--no-cache", "-o", "max_tokens=48", "--json"]
+    # a long timeout: a retried request would queue behind the one still being decoded
+    args += ["--base-url", served, "--no-cache", "-o", "max_tokens=32", "--timeout", "900"]
+    args += ["--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output)
@@ -35,6 +38,7 @@ def test_attribute_against_the_served_model(served: str) -> None:
     assert verdict["usage"]["calls"] == 1 and verdict["usage"]["prompt_tokens"] > 0
 
 
+@pytest.mark.slow
 def test_a_ray_job_uses_the_served_model(ray_cluster: Any, served: str, tmp_path: Path) -> None:
     connection = ConnectionSettings(base_url=served, use_cache=False)
     settings = TracerSettings(

@@ -208,3 +208,20 @@ async def attribute_one(
 def append_result(handle: TextIO, result: RecordResult) -> None:
     """Append one result line and make it durable before returning (fsync)."""
     _append(handle, result)
+
+
+def split_work(
+    benchmark: Benchmark, finished: dict[str, RecordResult]
+) -> tuple[dict[str, RecordResult], list[tuple[str, Trajectory]], list[dict[str, str]]]:
+    """(results already finished, (subset, trajectory) still to do, skipped records) of a run."""
+    skipped = [{"path": e.path or "", "error": e.message} for e in benchmark.problems()]
+    todo: list[tuple[str, Trajectory]] = []
+    results: dict[str, RecordResult] = {}
+    for subset, trajectory in benchmark.trajectories():
+        if trajectory.label is None:
+            skipped.append({"path": trajectory.id, "error": "no gold label"})
+        elif trajectory.id in finished:
+            results[trajectory.id] = finished[trajectory.id]
+        else:
+            todo.append((subset, trajectory))
+    return results, todo, skipped

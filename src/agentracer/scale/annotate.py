@@ -52,6 +52,7 @@ from agentracer.replay.injection import (
 )
 from agentracer.replay.upstream import make_upstream
 from agentracer.scale.cluster import cluster_cpus, require_ray
+from agentracer.scale.tasks import error_line
 from agentracer.scale.worker import worker_loop
 
 FAILED = ("failure", "crashed", "timeout")
@@ -255,8 +256,7 @@ def annotate_on_ray(
             try:
                 payload = ray.get(ref)
             except ray.exceptions.RayError as error:
-                first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                raise AgenTracerError(f"a replay of {search.directory} failed: {first}") from None
+                raise AgenTracerError(f"{search.directory}: {error_line(error)}") from None
             stop = search.first_hit()
             if stop is not None and index > stop:  # launched before the label was decided
                 search.extra_replays += _replays_of(payload)

@@ -56,6 +56,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Modul
 
 
 def cluster_cpus() -> int:
-    """Logical CPUs of the connected cluster: how many one-CPU tasks run at once."""
-    ray = require_ray()
+    """Logical CPUs of the cluster (connecting as `connect()` does if not yet connected):
+    how many one-CPU tasks run at once."""
+    ray = connect()
     return max(1, int(ray.cluster_resources().get("CPU", 1)))

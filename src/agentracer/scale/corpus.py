@@ -31,7 +31,8 @@ from pydantic import BaseModel
 from agentracer.errors import AgenTracerError, TraceFormatError
 from agentracer.formats import iter_file
 from agentracer.replay import recording
-from agentracer.scale.cluster import cluster_cpus, require_ray
+from agentracer.scale.cluster import cluster_cpus
+from agentracer.scale.tasks import run_tasks
 from agentracer.scale.worker import tracer_for, worker_loop
 from agentracer.tracers.base import TracerSettings
 from agentracer.trajectory import Trajectory, Verdict
@@ -311,30 +312,11 @@ async def _gather(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _run_on_ray(
     items: Iterator[dict[str, Any]], take: Callable[[dict[str, Any]], None], window: int
 ) -> None:
-    ray = require_ray()
-    remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(attribute_trace_item)
-    window = max(window, cluster_cpus())
-    pending: dict[Any, str] = {}
+    def take_keyed(key: str, payload: dict[str, Any]) -> None:
+        take({"key": key, **payload})
 
-    def submit() -> None:
-        for item in items:
-            pending[remote.remote(item)] = item["key"]
-            if len(pending) >= window:
-                return
-
-    try:
-        submit()
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                key = pending.pop(ref)
-                try:
-                    take(ray.get(ref))
-                except ray.exceptions.RayError as error:
-                    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                    take({"key": key, "error": f"Ray task failed: {first}"})
-            submit()
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
+    keyed = ((item["key"], item) for item in items)
+    run_tasks(
+        attribute_trace_item, keyed, take_keyed, window=max(window, cluster_cpus()),
+        retries=TASK_RETRIES,
+    )  # fmt: skip

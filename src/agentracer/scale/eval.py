@@ -27,13 +27,14 @@ from agentracer.evaluation.runner import (
     append_result,
     attribute_one,
     prepare_run_dir,
+    split_work,
 )
 from agentracer.formats.benchmarks import Benchmark
 from agentracer.scale.cluster import cluster_cpus, require_ray
+from agentracer.scale.tasks import Item, run_tasks
 from agentracer.scale.worker import tracer_for, worker_loop
 from agentracer.trajectory import Trajectory
 
-Item = dict[str, Any]
 TASK_RETRIES = 3  # re-runs of a task whose worker died; a tracer error is not retried
 
 
@@ -83,69 +84,31 @@ def run_evaluation_on_ray(
     limit). `window`: tasks in flight (default: twice the cluster's CPUs), which bounds the
     driver's memory. `task` is the function run per item (tests wrap it to kill workers).
     """
-    ray = require_ray()
-    finished = prepare_run_dir(out_dir, config)
-    skipped = [{"path": e.path or "", "error": e.message} for e in benchmark.problems()]
-    todo: list[tuple[str, Trajectory]] = []
-    results: dict[str, RecordResult] = {}
-    for subset, trajectory in benchmark.trajectories():
-        if trajectory.label is None:
-            skipped.append({"path": trajectory.id, "error": "no gold label"})
-        elif trajectory.id in finished:
-            results[trajectory.id] = finished[trajectory.id]
-        else:
-            todo.append((subset, trajectory))
+    require_ray()
+    results, todo, skipped = split_work(benchmark, prepare_run_dir(out_dir, config))
     resumed = len(results)
     failed: list[dict[str, str]] = []
-    remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(task)
-    window = window or 2 * cluster_cpus()
-    items = _items(todo, config, limit)
-    pending: dict[Any, str] = {}
-
-    def submit() -> None:
-        while len(pending) < window:
-            try:
-                trajectory_id, item = next(items)
-            except StopIteration:
-                return
-            pending[remote.remote(item)] = trajectory_id
-
     with (out_dir / RESULTS_FILE).open("a", encoding="utf-8") as handle:
-        try:
-            submit()
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    trajectory_id = pending.pop(ref)
-                    result = _collect(ray, ref, trajectory_id, failed)
-                    if result is not None and result.id not in results:
-                        append_result(handle, result)
-                        results[result.id] = result
-                    if on_result:
-                        on_result(result)
-                submit()
-        except BaseException:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            raise
+
+        def take(trajectory_id: str, payload: Item) -> None:
+            if "error" in payload:
+                failed.append({"id": trajectory_id, "error": payload["error"]})
+                result = None
+            else:
+                result = RecordResult.model_validate(payload["result"])
+                if result.id not in results:  # written once, whatever Ray re-ran
+                    append_result(handle, result)
+                    results[result.id] = result
+            if on_result:
+                on_result(result)
+
+        run_tasks(
+            task, _items(todo, config, limit), take,
+            window=window or 2 * cluster_cpus(), retries=TASK_RETRIES,
+        )  # fmt: skip
     order = {t.id: i for i, (_, t) in enumerate(benchmark.trajectories())}
     ordered = sorted(results.values(), key=lambda r: order.get(r.id, len(order)))
     return RunOutcome(ordered, len(results) - resumed, resumed, skipped, failed)
-
-
-def _collect(
-    ray: Any, ref: Any, trajectory_id: str, failed: list[dict[str, str]]
-) -> RecordResult | None:
-    try:
-        payload = ray.get(ref)
-    except ray.exceptions.RayError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        failed.append({"id": trajectory_id, "error": f"Ray task failed: {first}"})
-        return None
-    if "error" in payload:
-        failed.append({"id": trajectory_id, "error": payload["error"]})
-        return None
-    return RecordResult.model_validate(payload["result"])
 
 
 def evaluate_on_ray(
