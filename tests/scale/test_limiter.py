@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.llm.loopback import Reply, ScriptedServer, completion
@@ -94,3 +95,26 @@ def test_a_429_seen_by_one_worker_pauses_the_others(ray_cluster: Any) -> None:
     assert len(later) == 2
     # both the retry and the other worker's first call waited out Retry-After (1 s)
     assert min(later) - rate_limited_at >= 0.9
+
+
+def test_eval_on_ray_keeps_to_the_endpoint_limit(
+    ray_cluster: Any, who_and_when: Any, tmp_path: Path
+) -> None:
+    from agentracer.evaluation import RunConfig
+    from agentracer.formats import Benchmark
+    from agentracer.llm import ConnectionSettings
+    from agentracer.scale.eval import run_evaluation_on_ray
+    from agentracer.tracers import TracerSettings
+
+    entries = who_and_when.subsets["hand-crafted"][:6]
+    small = Benchmark(who_and_when.name, who_and_when.location, {"hand-crafted": entries})
+    recorder = Recorder()
+    with ScriptedServer(default=recorder) as server:
+        connection = ConnectionSettings(base_url=server.base_url, use_cache=False, concurrency=4)
+        config = RunConfig(
+            bench="who-and-when", subsets=["hand-crafted"], tracer="all-at-once",
+            settings=TracerSettings(model="openai/scripted", connection=connection),
+        )  # fmt: skip
+        outcome = run_evaluation_on_ray(small, config, tmp_path, limit=1)
+    assert outcome.computed == 6 and not outcome.failed
+    assert recorder.peak == 1 and len(recorder.arrivals) == 6

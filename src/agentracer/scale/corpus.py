@@ -32,6 +32,7 @@ from agentracer.errors import AgenTracerError, TraceFormatError
 from agentracer.formats import iter_file
 from agentracer.replay import recording
 from agentracer.scale.cluster import cluster_cpus
+from agentracer.scale.limiter import get_limiter
 from agentracer.scale.tasks import run_tasks
 from agentracer.scale.worker import tracer_for, worker_loop
 from agentracer.tracers.base import TracerSettings
@@ -316,7 +317,9 @@ def _run_on_ray(
         take({"key": key, **payload})
 
     keyed = ((item["key"], item) for item in items)
+    limiter = get_limiter()  # owned by the driver, not a worker: an actor dies with its owner
     run_tasks(
         attribute_trace_item, keyed, take_keyed, window=max(window, cluster_cpus()),
         retries=TASK_RETRIES,
     )  # fmt: skip
+    del limiter

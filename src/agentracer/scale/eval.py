@@ -31,6 +31,7 @@ from agentracer.evaluation.runner import (
 )
 from agentracer.formats.benchmarks import Benchmark
 from agentracer.scale.cluster import cluster_cpus, require_ray
+from agentracer.scale.limiter import get_limiter
 from agentracer.scale.tasks import Item, run_tasks
 from agentracer.scale.worker import tracer_for, worker_loop
 from agentracer.trajectory import Trajectory
@@ -85,6 +86,8 @@ def run_evaluation_on_ray(
     driver's memory. `task` is the function run per item (tests wrap it to kill workers).
     """
     require_ray()
+    # created here so the driver owns it: an actor dies with its owner, and a worker may die
+    limiter = get_limiter() if limit is not None else None
     results, todo, skipped = split_work(benchmark, prepare_run_dir(out_dir, config))
     resumed = len(results)
     failed: list[dict[str, str]] = []
@@ -106,6 +109,7 @@ def run_evaluation_on_ray(
             task, _items(todo, config, limit), take,
             window=window or 2 * cluster_cpus(), retries=TASK_RETRIES,
         )  # fmt: skip
+    del limiter
     order = {t.id: i for i, (_, t) in enumerate(benchmark.trajectories())}
     ordered = sorted(results.values(), key=lambda r: order.get(r.id, len(order)))
     return RunOutcome(ordered, len(results) - resumed, resumed, skipped, failed)
