@@ -56,7 +56,13 @@ def test_summary_has_every_subset_and_the_required_figures(
             low, high = subset[f"{key}_ci95"]
             assert low <= subset[key] <= high
         assert set(subset["step_accuracy_within"]) == {"1", "3"}
-        assert set(subset["official"]) == {"agent_accuracy", "step_accuracy"}
+        assert set(subset["official"]) == {
+            "agent_accuracy",
+            "step_accuracy",
+            "predicted",
+            "records",
+        }
+        assert subset["official"]["records"] == n  # every record file, as the released script
         assert subset["official"]["step_accuracy"] >= subset["step_accuracy"]  # it over-counts
         assert subset["without_agent_step_mismatch"]["n"] == n - {58: 3, 126: 3, 184: 6}[n]
         assert abs(subset["expected"]["agent_accuracy"]["z"]) < 3

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from agentracer.cli.common import BaseUrlOpt, TimeoutOpt, app, err, out, user_errors
+from agentracer.cli.common import (
+    BaseUrlOpt,
+    RayAddressOpt,
+    RayOpt,
+    TimeoutOpt,
+    app,
+    connect_ray,
+    err,
+    out,
+    user_errors,
+)
 from agentracer.cli.trust import YesOpt, confirm_stored_commands
 from agentracer.datasets.builder import JSONL_FILE, AnnotateOptions, AnnotateReport, annotate
 from agentracer.errors import AgenTracerError
@@ -19,6 +29,7 @@ from agentracer.replay.counterfactual import ModelAnalyzer
 from agentracer.replay.injection import OPERATORS, ModelAttacker
 from agentracer.replay.recording import Recording
 from agentracer.replay.upstream import Upstream, make_upstream
+from agentracer.scale.annotate import annotate_on_ray
 
 
 @app.command("annotate")
@@ -52,6 +63,8 @@ def annotate_command(
     seed: Annotated[int, typer.Option(help="seed for sampling injection steps")] = 0,
     timeout: TimeoutOpt = 120.0,
     yes: Annotated[bool, YesOpt] = False,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Label recordings (failed: counterfactual replay; successful: fault injection) into a
     Who&When-schema dataset that `agentracer eval --bench DIR` scores.
@@ -66,6 +79,24 @@ def annotate_command(
         raise AgenTracerError(f"unknown operator {unknown[0]!r}; known: {', '.join(OPERATORS)}")
     confirm_stored_commands(recordings, yes)
     connection = ConnectionSettings(base_url=base_url, timeout=timeout)
+    options = AnnotateOptions(
+        strategy="ranked" if strategy == "ranked" else "linear", k=k, operators=operator, seed=seed
+    )
+
+    def progress(report: AnnotateReport) -> None:
+        err.print(f"{escape(report.recording)}: {report.status} ({report.replays} replays)")
+
+    if ray or ray_address:
+        if attacker:
+            raise AgenTracerError("--attacker is not supported with --ray yet; drop one of them")
+        connect_ray(ray_address)
+        reports = annotate_on_ray(
+            recordings, out_dir, analyzer=analyzer or default_model_name(connection),
+            upstream_for=lambda recording: model or recording.model, connection=connection,
+            options=options, on_progress=progress,
+        )  # fmt: skip
+        _summary(reports, out_dir)
+        return
     analyzer_model = get_model(analyzer or default_model_name(connection), connection)
     attacker_model = ModelAttacker(get_model(attacker, connection)) if attacker else None
     upstreams: dict[str, Upstream] = {}
@@ -76,18 +107,16 @@ def annotate_command(
             upstreams[name] = make_upstream(name, connection)
         return upstreams[name]
 
-    def progress(report: AnnotateReport) -> None:
-        err.print(f"{escape(report.recording)}: {report.status} ({report.replays} replays)")
-
-    options = AnnotateOptions(
-        strategy="ranked" if strategy == "ranked" else "linear", k=k, operators=operator, seed=seed
-    )
     reports = asyncio.run(
         annotate(
             recordings, out_dir, upstream_for=upstream_for, analyzer=ModelAnalyzer(analyzer_model),
             attacker=attacker_model, options=options, on_progress=progress,
         )
     )  # fmt: skip
+    _summary(reports, out_dir)
+
+
+def _summary(reports: list[AnnotateReport], out_dir: Path) -> None:
     labelled = sum(r.record is not None for r in reports)
     out.print(
         f"{labelled} of {len(reports)} recordings labelled; dataset: {escape(str(out_dir / JSONL_FILE))}"

@@ -76,6 +76,34 @@ GroundTruthOpt = Annotated[
 TraceArg = Annotated[
     Path, typer.Argument(help="a trajectory file (Who&When JSON, our JSON/JSONL, parquet)")
 ]
+RayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="run on Ray: join the local cluster (`ray start --head`) or start one "
+        "(needs agentracer[scale])",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(help="run on the Ray cluster at this address (HOST:PORT, ray://..., auto)"),
+]
+EndpointLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="with Ray: model calls in flight per endpoint across the whole cluster"
+    ),
+]
+
+
+def connect_ray(address: str | None) -> None:
+    """Join or start the Ray cluster for `--ray` / `--ray-address` (one-line error without Ray)."""
+    from agentracer.scale.cluster import connect
+
+    connect(address)
+    err.print("running on Ray", soft_wrap=True)
+
+
 IndexOpt = Annotated[int | None, typer.Option(help="which record of a multi-record file (0-based)")]
 
 

@@ -15,13 +15,17 @@ from agentracer.cli.common import (
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
+    EndpointLimitOpt,
     GroundTruthOpt,
     ModelOpt,
     NoCacheOpt,
     OptionOpt,
+    RayAddressOpt,
+    RayOpt,
     SeedOpt,
     TimeoutOpt,
     app,
+    connect_ray,
     err,
     out,
     rich_table,
@@ -44,6 +48,7 @@ from agentracer.formats.benchmarks import (
     HF_REPO,
     WHO_AND_WHEN,
 )
+from agentracer.scale.eval import evaluate_on_ray
 from agentracer.tracers import create_tracer
 
 
@@ -81,6 +86,9 @@ def eval_command(
     cache_dir: CacheDirOpt = None,
     constrain: ConstrainOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
+    endpoint_limit: EndpointLimitOpt = None,
 ) -> None:
     """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory."""
     subsets = subset or list(BENCH_SUBSETS.get(bench, (DATASET_SUBSET,)))
@@ -99,6 +107,8 @@ def eval_command(
         data=None if data is None else str(data),
     )
     chosen = create_tracer(tracer, config.settings)  # fail on a bad name before loading data
+    if ray or ray_address:
+        connect_ray(ray_address)  # before loading data: a missing extra is a one-line error
     if data is None and not os.environ.get(ENV_VAR) and bench == WHO_AND_WHEN:
         err.print(f"no --data and no ${ENV_VAR}: trying the HuggingFace Hub ({HF_REPO})…")
     benchmark = load_benchmark(bench, subsets, data)
@@ -121,9 +131,15 @@ def eval_command(
     ) as progress:
         task = progress.add_task(f"{tracer} on {bench}", total=total)
         try:
-            summary, outcome = evaluate(
-                benchmark, chosen, config, run_dir, on_result=lambda _: progress.advance(task)
-            )
+            if ray or ray_address:
+                summary, outcome = evaluate_on_ray(
+                    benchmark, config, run_dir, limit=endpoint_limit,
+                    on_result=lambda _: progress.advance(task),
+                )  # fmt: skip
+            else:
+                summary, outcome = evaluate(
+                    benchmark, chosen, config, run_dir, on_result=lambda _: progress.advance(task)
+                )
         except KeyboardInterrupt:
             progress.stop()
             err.print(

@@ -9,21 +9,26 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agentracer.cli.common import (
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
+    EndpointLimitOpt,
     GroundTruthOpt,
     IndexOpt,
     ModelOpt,
     NoCacheOpt,
     OptionOpt,
+    RayAddressOpt,
+    RayOpt,
     SeedOpt,
     TimeoutOpt,
     TraceArg,
     app,
+    connect_ray,
     err,
     excerpt,
     out,
@@ -33,6 +38,8 @@ from agentracer.cli.common import (
 from agentracer.errors import AgenTracerError
 from agentracer.formats import load_file, load_one, to_record, write_jsonl
 from agentracer.naming import same_agent
+from agentracer.replay.recording import is_recording
+from agentracer.scale.corpus import CorpusJob, attribute_corpus
 from agentracer.tracers import create_tracer
 from agentracer.tracers.taxonomy import MODES, TAXONOMY
 from agentracer.trajectory import StepKind, Trajectory, Verdict
@@ -143,14 +150,41 @@ def attribute(
     cache_dir: CacheDirOpt = None,
     constrain: ConstrainOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="attribute every trace of a directory or glob into results.jsonl or "
+            "results.parquet (resumable)",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="with --out: trajectories in memory / in flight at once")
+    ] = 64,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
+    endpoint_limit: EndpointLimitOpt = None,
 ) -> None:
-    """Name the agent and step that caused a failed run."""
-    trajectory = load_one(trace, index)
+    """Name the agent and step that caused a failed run (or, with --out, of every run in a
+    directory or glob of traces)."""
+    corpus = out_file is not None or _is_corpus(trace)
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
-        concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
+        concurrency=4 if corpus else 1, no_cache=no_cache, cache_dir=cache_dir,
+        constrain=constrain,
     )  # fmt: skip
     chosen = create_tracer(tracer, settings)
+    if corpus:
+        if out_file is None:
+            raise AgenTracerError(
+                f"{trace} holds many traces: give --out results.jsonl or --out results.parquet"
+            )
+        job = CorpusJob(tracer, settings, with_ground_truth=ground_truth, limit=endpoint_limit)
+        if ray or ray_address:
+            connect_ray(ray_address)
+        _attribute_corpus(str(trace), job, out_file, batch_size, ray=bool(ray or ray_address))
+        return
+    trajectory = load_one(trace, index)
 
     async def run() -> Verdict:
         try:
@@ -167,6 +201,41 @@ def attribute(
         typer.echo(verdict.model_dump_json(indent=2))
     else:
         _print_verdict(verdict, trajectory)
+
+
+def _is_corpus(trace: Path) -> bool:
+    text = str(trace)
+    return any(ch in text for ch in "*?[") or (trace.is_dir() and not is_recording(trace))
+
+
+def _attribute_corpus(
+    source: str, job: CorpusJob, out_file: Path, batch_size: int, *, ray: bool
+) -> None:
+    with Progress(
+        TextColumn("[bold]{task.description}"), TextColumn("{task.completed} done"),
+        TimeElapsedColumn(), console=err,
+    ) as progress:  # fmt: skip
+        task = progress.add_task(f"{job.tracer} over {source}", total=None)
+        try:
+            report = attribute_corpus(
+                source, job, out_file, batch_size=batch_size, ray=ray,
+                on_row=lambda _: progress.advance(task),
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: verdicts so far are in {escape(str(out_file))}; run again to resume"
+            )
+            raise typer.Exit(130) from None
+    for problem in report.unreadable + report.failed:
+        where = problem.get("path") or problem.get("key", "")
+        err.print(
+            f"[yellow]warning:[/yellow] {escape(where)}: {escape(problem['error'])}", soft_wrap=True
+        )
+    out.print(
+        f"{report.written} attributed, {report.resumed} resumed, {len(report.failed)} failed, "
+        f"{len(report.unreadable)} unreadable; output: {escape(str(out_file))}"
+    )
 
 
 @app.command()

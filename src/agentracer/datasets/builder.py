@@ -22,8 +22,8 @@ from typing import Any
 from agentracer.formats import recording as rec
 from agentracer.formats.recorded_run import step_index, to_trajectory
 from agentracer.formats.who_and_when import to_record
-from agentracer.replay.counterfactual import Analyzer, Strategy, find_decisive_step
-from agentracer.replay.injection import ModelAttacker, inject_faults
+from agentracer.replay.counterfactual import Analyzer, SearchResult, Strategy, find_decisive_step
+from agentracer.replay.injection import InjectionResult, ModelAttacker, inject_faults
 from agentracer.replay.upstream import Upstream
 from agentracer.trajectory import Label, Provenance, Trajectory
 
@@ -88,6 +88,17 @@ async def _label_failure(
     result = await find_decisive_step(
         directory, analyzer, upstream, work, strategy=options.strategy, k=options.k
     )
+    return failure_report(directory, source, result, work, options)
+
+
+def failure_report(
+    directory: Path,
+    source: rec.Recording,
+    result: SearchResult,
+    work: Path,
+    options: AnnotateOptions,
+) -> AnnotateReport:
+    """The report (and record, when a flip was found) for a failed recording's search."""
     detail = result.model_dump(mode="json", exclude={"attempts"})
     if result.step is None or result.agent is None:
         return AnnotateReport(str(directory), "no-flip", replays=result.replays, detail=detail)
@@ -123,6 +134,17 @@ async def _label_success(
         directory, upstream, work, operators=options.operators, attacker=attacker,
         steps=options.injection_steps, k=options.k, seed=options.seed,
     )  # fmt: skip
+    return success_report(directory, source, result, work, options)
+
+
+def success_report(
+    directory: Path,
+    source: rec.Recording,
+    result: InjectionResult,
+    work: Path,
+    options: AnnotateOptions,
+) -> AnnotateReport:
+    """The report (and record, when an injection was kept) for a successful recording."""
     kept = result.kept()
     if not kept:
         return AnnotateReport(str(directory), "no-failing-injection", replays=result.replays)
@@ -149,6 +171,22 @@ async def _label_success(
     return AnnotateReport(
         str(directory), "labelled", _record(trajectory, label, failing), result.replays
     )
+
+
+def work_dir_for(out_dir: Path, position: int, source: rec.Recording) -> Path:
+    """Where the replays of the `position`-th recording go."""
+    return out_dir / "replays" / f"{position:04d}-{source.id}"
+
+
+def log_report(log_path: Path, report: AnnotateReport) -> None:
+    """Append one processed recording to `annotate.log` (what a re-run skips)."""
+    with log_path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(report.__dict__, ensure_ascii=False) + "\n")
+
+
+def done_reports(out_dir: Path) -> dict[str, AnnotateReport]:
+    """The recordings a previous run finished, by path."""
+    return {key: AnnotateReport(**entry) for key, entry in _done(out_dir / LOG_FILE).items()}
 
 
 def _done(log: Path) -> dict[str, dict[str, Any]]:
@@ -198,7 +236,7 @@ async def annotate(
             reports.append(AnnotateReport(**done[key]))
             continue
         source = rec.load(directory)
-        work = out_dir / "replays" / f"{position:04d}-{source.id}"
+        work = work_dir_for(out_dir, position, source)
         if source.outcome.status in ("failure", "crashed", "timeout"):
             report = await _label_failure(
                 directory, source, analyzer, upstream_for(source), work, options
@@ -209,8 +247,7 @@ async def annotate(
             )
         else:
             report = AnnotateReport(key, f"skipped ({source.outcome.status})")
-        with log_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(report.__dict__, ensure_ascii=False) + "\n")
+        log_report(log_path, report)
         reports.append(report)
         if on_progress:
             on_progress(report)

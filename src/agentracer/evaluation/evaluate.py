@@ -14,6 +14,11 @@ from agentracer.formats.benchmarks import Benchmark
 from agentracer.tracers.base import Tracer
 
 
+def record_counts(benchmark: Benchmark) -> dict[str, int]:
+    """Records per subset, loaded or not: the released Who&When scorer's denominator."""
+    return {subset: len(entries) for subset, entries in benchmark.subsets.items()}
+
+
 def evaluate(
     benchmark: Benchmark,
     tracer: Tracer,
@@ -34,6 +39,14 @@ def evaluate(
             await tracer.aclose()
 
     outcome = asyncio.run(run_and_close())
+    return write_summary(benchmark, config, outcome, out_dir), outcome
+
+
+def write_summary(
+    benchmark: Benchmark, config: RunConfig, outcome: RunOutcome, out_dir: Path
+) -> dict[str, Any]:
+    """Summarise a finished (or resumed) run, with the model-free baselines scored on the same
+    trajectories, and write `summary.json` and `results.md`; however the run was executed."""
     scored = {r.id for r in outcome.results}
     baselines = score_baselines(
         ((s, t) for s, t in benchmark.trajectories() if t.id in scored),
@@ -41,6 +54,12 @@ def evaluate(
         config.tolerances,
         with_ground_truth=config.with_ground_truth,
     )
-    summary = summarise(config, outcome, location=benchmark.location, baselines=baselines)
+    summary = summarise(
+        config,
+        outcome,
+        location=benchmark.location,
+        baselines=baselines,
+        records=record_counts(benchmark),
+    )
     write_reports(out_dir, summary)
-    return summary, outcome
+    return summary

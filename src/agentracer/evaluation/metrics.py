@@ -4,7 +4,10 @@ Primary scoring is exact: the normalised agent names are equal, the step integer
 Beside it we reproduce the official Who&When scorer, which tests *substring containment* of
 the gold string in the predicted string (`actual in predicted`): gold step `4` is a hit for a
 predicted `14`, gold `WebSurfer` for a predicted `WebSurfer_2`. It over-counts, and is reported
-only so our numbers can be set beside published ones.
+only so our numbers can be set beside published ones. `Score.official_*` apply that test to
+our parsed verdict, per record; the summary's `official` figures come from
+`evaluation.official`, which replicates the released script exactly (raw text, its regexes,
+every record in the denominator).
 """
 
 from __future__ import annotations

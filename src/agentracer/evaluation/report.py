@@ -16,6 +16,7 @@ from typing import Any
 from agentracer import __version__
 from agentracer.evaluation.baselines import best_baseline
 from agentracer.evaluation.metrics import Score, accuracy, score_verdict
+from agentracer.evaluation.official import official_score
 from agentracer.evaluation.runner import (
     SUMMARY_FILE,
     TABLE_FILE,
@@ -59,17 +60,23 @@ def _expected(results: Sequence[RecordResult], measured: dict[str, Any]) -> dict
     return expected
 
 
-def subset_summary(results: Sequence[RecordResult], tolerances: Sequence[int]) -> dict[str, Any]:
-    """All figures for one subset: exact accuracies with 95% CIs, ±k, official scorer, cost."""
+def subset_summary(
+    results: Sequence[RecordResult], tolerances: Sequence[int], records: int | None = None
+) -> dict[str, Any]:
+    """All figures for one subset: exact accuracies with 95% CIs, ±k, official scorer, cost.
+
+    `records` is the number of records of the subset, including those that did not load or
+    failed (the released Who&When scorer's denominator); by default, the results.
+    """
     scores = [score_verdict(r.verdict, r.gold, tolerances) for r in results]
     summary = _accuracies(scores)
     summary["step_accuracy_within"] = {
         str(k): accuracy([s.step_within[str(k)] for s in scores]).value for k in tolerances
     }
-    summary["official"] = {
-        "agent_accuracy": accuracy([s.official_agent for s in scores]).value,
-        "step_accuracy": accuracy([s.official_step for s in scores]).value,
-    }
+    summary["official"] = official_score(
+        ((r.verdict, r.gold) for r in results),
+        len(results) if records is None else max(records, len(results)),
+    ).as_dict()
     clean = [
         s for s, r in zip(scores, results, strict=True) if FLAG_AGENT_STEP_MISMATCH not in r.flags
     ]
@@ -104,15 +111,20 @@ def summarise(
     *,
     location: str,
     baselines: dict[str, dict[str, Any]] | None = None,
+    records: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The content of `summary.json`; `baselines` (from `evaluation.baselines`) are stored
-    beside the tracer's figures."""
+    beside the tracer's figures; `records` counts every record per subset (see
+    `subset_summary`)."""
     subsets: dict[str, Any] = {}
     for subset in config.subsets:
         subsets[subset] = subset_summary(
-            [r for r in outcome.results if r.subset == subset], config.tolerances
+            [r for r in outcome.results if r.subset == subset],
+            config.tolerances,
+            None if records is None else records.get(subset),
         )
-    subsets[ALL] = subset_summary(outcome.results, config.tolerances)
+    total = None if records is None else sum(records.get(s, 0) for s in config.subsets)
+    subsets[ALL] = subset_summary(outcome.results, config.tolerances, total)
     flagged: dict[str, list[str]] = {}
     for result in outcome.results:
         for flag in result.flags:
@@ -279,7 +291,8 @@ def markdown_report(summary: dict[str, Any]) -> str:
         f"Setting: {summary['setting']}; seed {config['settings']['seed']}; data: {summary['data']}; "
         f"agentracer {summary['agentracer_version']}.",
         "Exact scoring (normalised agent names, integer steps) with 95% Wilson intervals; "
-        "'official' is the Who&When substring scorer, which over-counts.",
+        "'official' is the released Who&When scorer replicated exactly (substring tests on the "
+        "printed answer, every record in the denominator), which over-counts.",
         "",
         *_markdown(*accuracy_table(summary)),
         "",

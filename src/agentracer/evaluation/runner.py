@@ -249,3 +249,36 @@ async def _run_locked(
     order = {t.id: i for i, (_, t) in enumerate(benchmark.trajectories())}
     ordered = sorted(results.values(), key=lambda r: order.get(r.id, len(order)))
     return RunOutcome(ordered, len(results) - resumed, resumed, skipped, failed)
+
+
+# Public entry points for other executors (the Ray driver in `agentracer.scale`), so that every
+# path scores a trajectory and writes a result line the same way.
+
+
+async def attribute_one(
+    tracer: Tracer, trajectory: Trajectory, subset: str, config: RunConfig
+) -> RecordResult:
+    """Attribute one labelled trajectory and score it: one `results.jsonl` line."""
+    return await _attribute_one(tracer, trajectory, subset, config)
+
+
+def append_result(handle: TextIO, result: RecordResult) -> None:
+    """Append one result line and make it durable before returning (fsync)."""
+    _append(handle, result)
+
+
+def split_work(
+    benchmark: Benchmark, finished: dict[str, RecordResult]
+) -> tuple[dict[str, RecordResult], list[tuple[str, Trajectory]], list[dict[str, str]]]:
+    """(results already finished, (subset, trajectory) still to do, skipped records) of a run."""
+    skipped = [{"path": e.path or "", "error": e.message} for e in benchmark.problems()]
+    todo: list[tuple[str, Trajectory]] = []
+    results: dict[str, RecordResult] = {}
+    for subset, trajectory in benchmark.trajectories():
+        if trajectory.label is None:
+            skipped.append({"path": trajectory.id, "error": "no gold label"})
+        elif trajectory.id in finished:
+            results[trajectory.id] = finished[trajectory.id]
+        else:
+            todo.append((subset, trajectory))
+    return results, todo, skipped

@@ -165,26 +165,61 @@ async def find_decisive_step(
     else:
         candidates = agent_steps
     for step in candidates:
-        fix = await analyzer.propose_fix(trajectory, step, feedback)
-        call = call_index(trajectory, step)
-        vote = majority_replay(
-            recording_dir, call, fix, upstream, k=k,
-            out_prefix=work_dir / f"step{step}-replay",
-            wanted=lambda replayed: replayed.outcome.success is True,
-        )  # fmt: skip
-        result.replays += len(vote.replays)
-        result.replay_live_calls += sum(
-            c.origin == "live" for _, replayed in vote.replays for c in replayed.calls()
+        tried = await try_candidate(
+            recording_dir, trajectory, step, feedback, analyzer, upstream, work_dir, k=k
         )
-        flipped = vote.won
-        result.attempts.append(
-            Attempt(step=step, call=call, fix=fix, outcomes=vote.outcomes, flipped=flipped)
-        )
-        if flipped:
-            result.step, result.call, result.fix = step, call, fix
-            result.agent = trajectory.steps[step].agent
-            result.agreement = vote.agreement
+        if add_attempt(result, trajectory, tried):
             break
     if isinstance(analyzer, ModelAnalyzer):
         result.analyzer_usage = analyzer.usage
     return result
+
+
+class Tried(BaseModel):
+    """One candidate step tried: the attempt and what its replays cost."""
+
+    attempt: Attempt
+    replays: int
+    live_calls: int
+    agreement: float
+
+
+async def try_candidate(
+    recording_dir: Path,
+    trajectory: Trajectory,
+    step: int,
+    feedback: str,
+    analyzer: Analyzer,
+    upstream: Upstream,
+    work_dir: Path,
+    *,
+    k: int = 1,
+) -> Tried:
+    """Ask for a fix of `step` and replay it (majority of `k`) into `work_dir/step<N>-replay-i`;
+    each replay runs behind its own proxy port and writes its own directory."""
+    fix = await analyzer.propose_fix(trajectory, step, feedback)
+    call = call_index(trajectory, step)
+    vote = majority_replay(
+        recording_dir, call, fix, upstream, k=k,
+        out_prefix=work_dir / f"step{step}-replay",
+        wanted=lambda replayed: replayed.outcome.success is True,
+    )  # fmt: skip
+    attempt = Attempt(step=step, call=call, fix=fix, outcomes=vote.outcomes, flipped=vote.won)
+    live = sum(c.origin == "live" for _, replayed in vote.replays for c in replayed.calls())
+    return Tried(
+        attempt=attempt, replays=len(vote.replays), live_calls=live, agreement=vote.agreement
+    )
+
+
+def add_attempt(result: SearchResult, trajectory: Trajectory, tried: Tried) -> bool:
+    """Count `tried` into `result`; True (and the label set) when its fix flipped the run."""
+    result.replays += tried.replays
+    result.replay_live_calls += tried.live_calls
+    result.attempts.append(tried.attempt)
+    if not tried.attempt.flipped:
+        return False
+    attempt = tried.attempt
+    result.step, result.call, result.fix = attempt.step, attempt.call, attempt.fix
+    result.agent = trajectory.steps[attempt.step].agent
+    result.agreement = tried.agreement
+    return True

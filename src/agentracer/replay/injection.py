@@ -195,6 +195,14 @@ class InjectionResult(BaseModel):
         return [i for i in self.injections if i.kept]
 
 
+def chosen_steps(trajectory: Trajectory, steps: int | None, seed: int) -> list[int]:
+    """The substantive steps to perturb: all, or a seeded sample of `steps` in step order."""
+    chosen = substantive_steps(trajectory)
+    if steps is not None and steps < len(chosen):
+        chosen = sorted(random.Random(seed).sample(chosen, steps))
+    return chosen
+
+
 def substantive_steps(trajectory: Trajectory) -> list[int]:
     """Agent steps with enough text to perturb meaningfully."""
     return [s.index for s in trajectory.agent_steps() if len(s.content.strip()) >= MIN_SUBSTANTIVE]
@@ -220,27 +228,14 @@ async def inject_faults(
     """
     source = rec.load(recording_dir)
     trajectory = to_trajectory(source, path=recording_dir)
-    rng = random.Random(seed)
-    chosen = substantive_steps(trajectory)
-    if steps is not None and steps < len(chosen):
-        chosen = sorted(rng.sample(chosen, steps))
+    chosen = chosen_steps(trajectory, steps, seed)
     names = operators if operators is not None else list(OPERATORS)
     result = InjectionResult()
     calls = source.calls()
     for step in chosen:
         call = calls[call_index(trajectory, step)]
         original, tool_calls = call.content(), call.tool_calls() or None
-        candidates: list[tuple[str, str, list[dict[str, Any]] | None]] = []
-        for name in names:
-            rng_for = random.Random(f"{seed}:{step}:{name}")
-            if name == TOOL_OPERATOR:
-                corrupted = corrupt_tool_arguments(tool_calls, rng_for) if tool_calls else None
-                if corrupted:
-                    candidates.append((name, original, corrupted))
-                continue
-            perturbed = OPERATORS[name](original, rng_for)
-            if perturbed is not None and perturbed != original:
-                candidates.append((name, perturbed, tool_calls))
+        candidates = operator_candidates(step, original, tool_calls, names, seed)
         if (
             attacker is not None
             and (attacked := await attacker.perturb(trajectory, step)) is not None
@@ -248,7 +243,7 @@ async def inject_faults(
             candidates.append((f"attacker:{attacker.name}", attacked, tool_calls))
         for name, content, new_calls in candidates:
             message = (content, new_calls)
-            injection = _try(
+            injection = try_injection(
                 recording_dir, trajectory, step, name, message, upstream, work_dir, k, result
             )
             result.injections.append(injection)
@@ -261,7 +256,51 @@ async def inject_faults(
     return result
 
 
-def _try(
+Candidate = tuple[str, str, list[dict[str, Any]] | None]
+"""(operator name, perturbed content, tool calls) for one step."""
+
+
+def injection_plan(
+    recording_dir: Path, *, operators: list[str] | None = None, steps: int | None = None,
+    seed: int = 0,
+) -> list[tuple[int, Candidate]]:  # fmt: skip
+    """The operator perturbations `inject_faults` tries, in its order (no attacker)."""
+    source = rec.load(recording_dir)
+    trajectory = to_trajectory(source, path=recording_dir)
+    chosen = chosen_steps(trajectory, steps, seed)
+    names = operators if operators is not None else list(OPERATORS)
+    calls = source.calls()
+    plan = []
+    for step in chosen:
+        call = calls[call_index(trajectory, step)]
+        original, tool_calls = call.content(), call.tool_calls() or None
+        plan += [(step, c) for c in operator_candidates(step, original, tool_calls, names, seed)]
+    return plan
+
+
+def operator_candidates(
+    step: int,
+    original: str,
+    tool_calls: list[dict[str, Any]] | None,
+    names: list[str],
+    seed: int,
+) -> list[Candidate]:
+    """Every applicable operator's perturbation of one step, in operator order."""
+    candidates: list[Candidate] = []
+    for name in names:
+        rng_for = random.Random(f"{seed}:{step}:{name}")
+        if name == TOOL_OPERATOR:
+            corrupted = corrupt_tool_arguments(tool_calls, rng_for) if tool_calls else None
+            if corrupted:
+                candidates.append((name, original, corrupted))
+            continue
+        perturbed = OPERATORS[name](original, rng_for)
+        if perturbed is not None and perturbed != original:
+            candidates.append((name, perturbed, tool_calls))
+    return candidates
+
+
+def try_injection(
     recording_dir: Path,
     trajectory: Trajectory,
     step: int,
