@@ -102,7 +102,7 @@ def serve(
         typer.Option(
             "--failed-if",
             help="a rule over span fields (attributes, name, status, error) that marks a run "
-            "failed when true for any span, e.g. 'name == \"judge\" and status == \"ERROR\"' "
+            'failed when true for any span, e.g. \'name == "judge" and status == "ERROR"\' '
             "or 'attributes[KEY] == False'",
         ),
     ] = None,
