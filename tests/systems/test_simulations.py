@@ -14,7 +14,7 @@ from agentracer.systems.simulation import RiskMissingError, percentages, read_ri
 from tests.systems.scripted import ScriptedSimUpstream
 
 
-def simulation(module: str, *flags: str, max_risk: float = 1.0) -> Program:
+def simulation(module: str, *flags: str, max_risk: float = 1e6) -> Program:
     command = [sys.executable, "-m", f"agentracer.systems.{module}"]
     return Program(
         command=[*command, "run", *flags],

@@ -3,11 +3,11 @@
     python -m agentracer.systems.economy run --agents 4 --months 4 --seed 0
     python -m agentracer.systems.economy check --max-risk 0.01   # reads $AGENTRACER_MAS_STDOUT
 
-Each household has a skill (its hourly wage at price level 1, drawn from the seed) and cash.
-Every month, in a fixed order, each replies with JSON `{"work": W, "spend": S}` (0-100): the share of 160
-hours it works and the share of its cash plus this month's wage it spends. Output = hours worked
-x productivity; the price level clears the goods market (spending / output); inflation is the
-month's change of the price level. A statistician forecasts each month's inflation with last
+Each household has a skill (goods made per hour worked, drawn from the seed) and cash. Every
+month, in a fixed order, each replies with JSON `{"work": W, "spend": S}` (0-100): the share of
+160 hours it works and the share of its cash plus this month's income it spends. The price
+level clears the goods market (see `clearing_price`; the starting price clears it under the
+default 50/50 decisions); inflation is the month's change of the price level (bounded). A statistician forecasts each month's inflation with last
 month's (the naive forecast); risk = an EWMA (weight 0.5) of the squared forecast errors. A reply
 without two integers in 0..100 is unusable: the household repeats last month's decision (50/50
 in the first month), which is also what the neutral action `PASS` does. After each month the
@@ -36,9 +36,9 @@ from agentracer.systems.simulation import (
 )
 
 HOURS = 160
-PRODUCTIVITY = 1.0
 EWMA_WEIGHT = 0.5  # weight of the newest squared error
-MAX_INFLATION = 1.0  # a month's price change is capped at +-100%: tiny output would explode it
+# A month's price change is bounded (-90%..+500%): near-zero output would explode it.
+MIN_INFLATION, MAX_INFLATION = -0.9, 5.0
 SYSTEM = (
     "You are {name}, a household. Each month you choose how much to work and how much of your "
     'money to spend, in percent.\nReply as JSON: {{"work": <percent>, "spend": <percent>}}'
@@ -64,6 +64,17 @@ def apply_action(household: Household, text: str) -> None:
         household.work, household.spend = found
 
 
+def clearing_price(households: list[Household], fallback: float) -> float:
+    """The price at which the month's spending buys the month's output. Household i makes
+    y_i = hours_i x skill_i goods and earns p y_i; it spends s_i (cash_i + p y_i); so
+    p = sum(s_i cash_i) / sum((1 - s_i) y_i). Without such a price (nobody works, or everybody
+    spends everything) the price stays at `fallback`."""
+    made = [h.work / 100 * HOURS * h.skill for h in households]
+    spent = sum(h.spend / 100 * h.cash for h in households)
+    kept = sum((1 - h.spend / 100) * y for h, y in zip(households, made, strict=True))
+    return spent / kept if spent > 0 and kept > 0 else fallback
+
+
 def run(n_agents: int, months: int, seed: int) -> int:
     rng = random.Random(seed)
     households = [
@@ -76,7 +87,9 @@ def run(n_agents: int, months: int, seed: int) -> int:
         None,
     )
     client = OpenAI()
-    price, inflation, risk = 1.0, 0.0, 0.0
+    # Last year's price: the one that clears the market under the default decisions, so a
+    # month's inflation measures how far the households' choices moved it.
+    price, inflation, risk = clearing_price(households, 1.0), 0.0, 0.0
     for month in range(months):
         for h in households:
             user = (
@@ -88,17 +101,14 @@ def run(n_agents: int, months: int, seed: int) -> int:
                 client, h.name, SYSTEM.format(name=h.name), user, seed=seed, schema=SCHEMA
             )
             apply_action(h, reply)
-        hours = [h.work / 100 * HOURS for h in households]
-        wages = [hw * h.skill * price for hw, h in zip(hours, households, strict=True)]
-        spending = [h.spend / 100 * (h.cash + w) for h, w in zip(households, wages, strict=True)]
-        output = max(sum(hours) * PRODUCTIVITY, 1.0)
-        new_price = sum(spending) / output if sum(spending) > 0 else price
-        change = max(-MAX_INFLATION, min(MAX_INFLATION, new_price / price - 1))
+        new_price = clearing_price(households, price)
+        change = max(MIN_INFLATION, min(MAX_INFLATION, new_price / price - 1))
         forecast, inflation = inflation, change
         risk = EWMA_WEIGHT * (inflation - forecast) ** 2 + (1 - EWMA_WEIGHT) * risk
         price *= 1 + change
-        for h, w, s in zip(households, wages, spending, strict=True):
-            h.cash = h.cash + w - s
+        for h in households:
+            income = h.work / 100 * HOURS * h.skill * price
+            h.cash = (1 - h.spend / 100) * (h.cash + income)
         decisions = ", ".join(f"{h.name}=WORK {h.work} SPEND {h.spend}" for h in households)
         line = (
             f"month {month + 1}: price {price:.3f}, inflation {inflation:+.2%} "
