@@ -37,12 +37,13 @@ from agentracer.cli.common import (
 )
 from agentracer.errors import AgenTracerError
 from agentracer.formats import load_file, load_one, to_record, write_jsonl
-from agentracer.naming import same_agent
+from agentracer.formats.registry import directory_listing
 from agentracer.replay.recording import is_recording
 from agentracer.scale.corpus import CorpusJob, attribute_corpus
 from agentracer.tracers import create_tracer
+from agentracer.tracers.structure import consistency_problems
 from agentracer.tracers.taxonomy import MODES, TAXONOMY
-from agentracer.trajectory import StepKind, Trajectory, Verdict
+from agentracer.trajectory import Trajectory, Verdict
 
 
 @app.command()
@@ -87,18 +88,14 @@ def show(
         out.print(f"[dim]note: {escape(note)}[/dim]")
 
 
-def agent_step_mismatch(verdict: Verdict, trajectory: Trajectory) -> str | None:
-    """What is wrong when the verdict's agent did not act at the verdict's step, else None."""
-    if verdict.agent is None or verdict.step is None or verdict.step >= len(trajectory.steps):
+def inconsistency_warning(verdict: Verdict, trajectory: Trajectory) -> str | None:
+    """What is wrong when the verdict does not fit the run (e.g. its agent did not act at its
+    step), else None. Registered tracers resolve such answers themselves (`tracers.structure`);
+    this guards against any that does not."""
+    problems = consistency_problems(verdict, trajectory)
+    if not problems:
         return None
-    step = trajectory.steps[verdict.step]
-    if step.kind is StepKind.AGENT and same_agent(verdict.agent, step.agent):
-        return None
-    actor = step.agent if step.kind is StepKind.AGENT else f"{step.agent} ({step.kind.value})"
-    return (
-        f"the verdict names {verdict.agent} at step {verdict.step}, but {actor} acted at that "
-        "step; read the verdict with care"
-    )
+    return f"the verdict does not fit the run: {'; '.join(problems)}; read it with care"
 
 
 def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
@@ -176,8 +173,11 @@ def attribute(
     chosen = create_tracer(tracer, settings)
     if corpus:
         if out_file is None:
+            kind = "is a directory" if trace.is_dir() else "is a glob"
+            listing = directory_listing(trace) if trace.is_dir() else ""
             raise AgenTracerError(
-                f"{trace} holds many traces: give --out results.jsonl or --out results.parquet"
+                f"{trace} {kind}{listing}: name one trace file, or give --out results.jsonl "
+                "(or results.parquet) to attribute every trace in it"
             )
         job = CorpusJob(tracer, settings, with_ground_truth=ground_truth, limit=endpoint_limit)
         if ray or ray_address:
@@ -193,7 +193,7 @@ def attribute(
             await chosen.aclose()
 
     verdict = asyncio.run(run())
-    mismatch = agent_step_mismatch(verdict, trajectory)
+    mismatch = inconsistency_warning(verdict, trajectory)
     if mismatch:
         verdict.notes.append(mismatch)
         err.print(f"[yellow]warning:[/yellow] {escape(mismatch)}")

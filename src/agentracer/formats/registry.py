@@ -298,11 +298,16 @@ def detect_format(probe: Probe) -> FormatSpec:
     raise TraceFormatError(_no_format_message(probe), path=probe.path)
 
 
+def directory_listing(directory: Path) -> str:
+    """ "; trace files in it: a.json, b.jsonl, ..." (up to five names), or "" when there are none."""
+    inside = sorted(p.name for p in directory.iterdir() if p.suffix in _TRACE_SUFFIXES)
+    listed = ", ".join(inside[:5]) + (", ..." if len(inside) > 5 else "")
+    return f"; trace files in it: {listed}" if inside else ""
+
+
 def _no_format_message(probe: Probe) -> str:
     if probe.path.is_dir():
-        inside = sorted(p.name for p in probe.path.iterdir() if p.suffix in _TRACE_SUFFIXES)
-        listed = ", ".join(inside[:5]) + (", ..." if len(inside) > 5 else "")
-        hint = f"; trace files in it: {listed}" if inside else ""
+        hint = directory_listing(probe.path)
         return f"is a directory, and no format reads it (give a trace file inside it{hint})"
     if probe._error is not None:  # not JSON at all: that is the clearer message
         return probe._error.message
