@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from agentracer.errors import TraceFormatError
-from agentracer.formats.text import Sanitiser, json_error_message, strip_bom
+from agentracer.formats.text import Sanitiser, json_error_message, loads, strip_bom
 from agentracer.trajectory import Trajectory
 
 Shape = Literal["object", "list", "lines"]
@@ -159,7 +159,7 @@ class Probe:
         except (OSError, UnicodeDecodeError):
             return False, None
         try:
-            value = json.loads(strip_bom(head, Sanitiser()))
+            value = loads(strip_bom(head, Sanitiser()))
         except (ValueError, RecursionError):
             return False, None
         if not isinstance(value, dict | list):
@@ -205,7 +205,7 @@ def decode_json_records(
     """
     sanitiser = sanitiser or Sanitiser()
     try:
-        document = sanitiser.value(json.loads(text), text)
+        document = sanitiser.value(loads(text), text)
     except json.JSONDecodeError as whole_error:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         if len(lines) < 2 and path.suffix != ".jsonl":
@@ -225,7 +225,7 @@ def decode_json_records(
 
 def _decode_line(line: str, path: Path, number: int, sanitiser: Sanitiser) -> Any:
     try:
-        return sanitiser.value(json.loads(line), line)
+        return sanitiser.value(loads(line), line)
     except json.JSONDecodeError as error:
         raise TraceFormatError(
             f"line {number} is not valid JSON (column {error.colno}: {error.msg})", path=path
