@@ -10,7 +10,6 @@ steps): a baseline knows nothing about the content, and says so.
 from __future__ import annotations
 
 import random
-from collections import Counter
 
 from agentracer.naming import normalise_agent
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
@@ -138,9 +137,8 @@ class MostFrequentAgentTracer(Tracer):
         by_agent = _steps_by_agent(trajectory)
         if not by_agent:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
-        counts = Counter({agent: len(steps) for agent, steps in by_agent.items()})
-        agent = max(by_agent, key=lambda a: counts[a])  # dicts keep first-appearance order
-        reason = f"the first step of {agent}, who acted most often ({counts[agent]} steps)"
+        agent = max(by_agent, key=lambda a: len(by_agent[a]))  # first-appearance order on ties
+        reason = f"the first step of {agent}, who acted most often ({len(by_agent[agent])} steps)"
         return blame(trajectory, by_agent[agent][0], reason, self.name)
 
 
