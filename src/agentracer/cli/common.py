@@ -177,8 +177,11 @@ def tracer_settings(
     no_cache: bool,
     cache_dir: Path | None,
     constrain: bool | None,
+    needs_model: bool | None = None,
 ) -> TracerSettings:
-    """Settings for `tracer`, with the model resolved now so a run records which one it used."""
+    """Settings for `tracer`, with the model resolved now so a run records which one it used.
+    `needs_model` overrides the tracer registry's answer (for names that are not tracers, such
+    as forecasters)."""
     connection = ConnectionSettings(
         base_url=base_url,
         timeout=timeout,
@@ -187,8 +190,9 @@ def tracer_settings(
         cache_dir=None if cache_dir is None else str(cache_dir),
         constrain=constrain,
     )
-    spec = tracer_spec(tracer)
-    if spec.needs_model:
+    if needs_model is None:
+        needs_model = tracer_spec(tracer).needs_model
+    if needs_model:
         model = model or default_model_name(connection)
         if model == f"local/{DEFAULT_EMBEDDED}":
             err.print(f"[dim]using the embedded model: {CATALOGUE[DEFAULT_EMBEDDED].note}[/dim]")

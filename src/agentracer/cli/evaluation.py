@@ -32,6 +32,7 @@ from agentracer.cli.common import (
     tracer_settings,
     user_errors,
 )
+from agentracer.errors import AgenTracerError
 from agentracer.evaluation import RunConfig, evaluate
 from agentracer.evaluation.report import (
     accuracy_table,
@@ -89,8 +90,35 @@ def eval_command(
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
     endpoint_limit: EndpointLimitOpt = None,
+    forecast: Annotated[
+        bool,
+        typer.Option(
+            "--forecast",
+            help="score forecasting (alarm step, η, false alarms) instead of attribution",
+        ),
+    ] = False,
 ) -> None:
-    """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory."""
+    """Score a tracer on a benchmark; results, summary.json and results.md go to the run directory.
+
+    With --forecast the tracer reads each run step by step (fast-hazard, llm-prefix, a baseline,
+    or any tracer in prefix mode); forecast-summary.json and forecast.md go to the run directory.
+    """
+    if forecast:
+        from agentracer.cli.forecast import forecast_eval
+
+        if ray or ray_address:
+            raise AgenTracerError("--forecast runs on this machine; leave out --ray")
+        forecast_eval(
+            bench=bench, tracer=tracer, subsets=subset, data=data, ground_truth=ground_truth,
+            tolerances=sorted(set(tolerance or [1, 3])), out_dir=out_dir, seed=seed,
+            as_json=as_json,
+            settings_kwargs=dict(
+                model=model, base_url=base_url, options=option, timeout=timeout,
+                concurrency=concurrency, no_cache=no_cache, cache_dir=cache_dir,
+                constrain=constrain,
+            ),
+        )  # fmt: skip
+        return
     subsets = subset or list(BENCH_SUBSETS.get(bench, (DATASET_SUBSET,)))
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
