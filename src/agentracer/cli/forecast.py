@@ -139,7 +139,12 @@ def run_bench(
         "geometric hazard)"
     )
     summary = summarise_run(
-        records, config, asyncio.run(baseline_rows(cases, config)), failed=failed, notes=notes
+        records,
+        config,
+        asyncio.run(baseline_rows(cases, config)),
+        failed=failed,
+        notes=notes,
+        name=forecaster.name,
     )
     if out_dir is not None:
         write_summary(out_dir, summary)

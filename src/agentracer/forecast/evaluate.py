@@ -244,6 +244,7 @@ def summarise_run(
     *,
     failed: Sequence[dict[str, str]] = (),
     notes: Sequence[str] = (),
+    name: str | None = None,
 ) -> dict[str, Any]:
     """The run's summary: the forecaster's metrics overall and per subset, the baselines'."""
     subsets = sorted({r.subset for r in records})
@@ -252,6 +253,7 @@ def summarise_run(
     return {
         "bench": config.bench,
         "forecaster": config.forecaster,
+        "name": name or config.forecaster,
         "model": config.settings.model,
         "with_ground_truth": config.with_ground_truth,
         "cv": config.cv,
@@ -286,7 +288,7 @@ def table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         return [name, pct(s["step_accuracy"]), *[pct(within.get(k)) for k in ks], pct(s["eta"]),
                 pct(s["false_alarms"]), str(s["failed"]), str(s["negatives"])]  # fmt: skip
 
-    rows = [row(summary["forecaster"], summary["overall"])]
+    rows = [row(summary.get("name") or summary["forecaster"], summary["overall"])]
     if len(summary["subsets"]) > 1:
         rows += [row(f"  {name}", s) for name, s in summary["subsets"].items()]
     rows += [row(f"baseline {name}", s) for name, s in summary["baselines"].items()]

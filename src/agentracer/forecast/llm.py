@@ -19,7 +19,7 @@ from agentracer.tracers.llm_tracer import LLMTracer
 from agentracer.tracers.parsing import Parsed, gbnf_alternatives, gbnf_literal
 from agentracer.trajectory import Trajectory, Usage, Verdict
 
-_ALARM = re.compile(r"alarm\s*(?:at)?\s*(?:step)?\s*[:#]?\s*(\d+)", re.I)
+_ALARM = re.compile(r"alarm\W*(?:at)?\s*(?:step)?\s*[:#]?\s*(\d+)", re.I)
 _CONTINUE = re.compile(r"\bcontinue\b", re.I)
 _REASON = re.compile(r"reason\s*:\s*(.+)", re.I | re.S)
 

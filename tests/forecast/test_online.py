@@ -87,10 +87,10 @@ def test_metrics_count_alarms_eta_and_false_alarms() -> None:
         ForecastCase(result=result(2, 3), label=None),
         ForecastCase(result=result(None, 10), label=None),
     ]
-    s = summarize(cases, k=1)
+    s = summarize(cases, ks=[1, 3])
     assert (s.failed, s.negatives) == (3, 2)
     assert s.step_accuracy == pytest.approx(1 / 3)
-    assert s.step_within_k == pytest.approx(2 / 3)
+    assert s.within[1] == pytest.approx(2 / 3) and s.within[3] == pytest.approx(2 / 3)
     assert s.eta == pytest.approx((0.4 + 0.5 + 1.0) / 3)
     assert s.alarm_rate == pytest.approx(2 / 3)
     assert s.false_alarms == pytest.approx(0.5)
@@ -116,6 +116,6 @@ def test_forecast_command(data_dir: Path) -> None:
         "--data", str(data_dir), "--tracer", "first-agent-step", "--limit", "5",
     ])  # fmt: skip
     assert bench.exit_code == 0, bench.output
-    assert "5 failed runs" in bench.output and "false alarms" in bench.output
+    assert "prefix:first-agent-step" in bench.output and "baseline never" in bench.output
     neither = runner.invoke(app, ["forecast"])
-    assert neither.exit_code == 2 and "not both" in neither.output
+    assert neither.exit_code == 2 and "give one of" in neither.output
