@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from agentracer.errors import AgenTracerError
-from agentracer.formats import Benchmark
 from agentracer.forecast.crossval import CrossValidatedHazard, grouped_folds, question_of
 from agentracer.forecast.metrics import no_alarm_yet
 from agentracer.forecast.online import forecast
+from agentracer.formats import Benchmark
 from tests.forecast.test_online import run
 
 

@@ -55,6 +55,7 @@ def test_hazards_read_only_the_prefix() -> None:
     # the hazard of step 3 is the same whether or not steps 4.. exist
     assert hazards(model, prefix(trajectory, 3))[-1] == pytest.approx(sequence[2])
     steps, rows = prefix_rows(trajectory)
+    assert steps == list(range(1, 8))
     indices, full = step_features(prefix(trajectory, 5))
     assert list(rows[4]) == full[indices.index(5)]
 

@@ -44,7 +44,7 @@ def test_the_auditor_reads_prefixes_until_it_alarms() -> None:
     assert result.usage.calls == 3
     prompt = backend.requests[0].messages[-1]["content"]
     assert "still running" in prompt and "Step 2 -" not in prompt  # only steps 0..1 shown
-    assert 'alarm at step ' in (backend.requests[0].grammar or "")
+    assert "alarm at step " in (backend.requests[0].grammar or "")
 
 
 def test_unreadable_answers_are_counted_as_continue() -> None:

@@ -57,7 +57,6 @@ class CrossValidatedHazard:
         for fold, positions in enumerate(self.folds):
             for position in positions:
                 self.fold_of[self.labelled[position].id] = fold
-        self.memo: dict[tuple[str, int, int], list[float]] = {}
         self.rows: dict[str, Rows] = {}
         self.forecasters: dict[int, HazardForecaster] = {}
         self.choices: dict[int, Choice] = {}
@@ -69,9 +68,7 @@ class CrossValidatedHazard:
             model = train(training, self.settings, calibrate=False)
             choice = choose_threshold(_oof(training, self.settings, rows=self.rows))
             self.choices[fold] = choice
-            self.forecasters[fold] = HazardForecaster(
-                model, choice.threshold, name=self.name, memo=self.memo
-            )
+            self.forecasters[fold] = HazardForecaster(model, choice.threshold, name=self.name)
         return self.forecasters[fold]
 
     async def alarm(self, prefix: Trajectory) -> int | None:

@@ -32,19 +32,32 @@ NEVER = math.inf  # a threshold no hazard reaches: the forecaster never alarms
 Rows = tuple[list[int], numpy.ndarray]
 """The agent steps of a run and, for each step t, its features on the prefix 0..t."""
 
+MemoKey = tuple[str, int, int]
+# Features of step t on the prefix 0..t, by (run id without a `#...` suffix, t, hash of the
+# question and the prefix's steps): they do not depend on the model, and computing them for every prefix costs
+# O(n²) in a run's length, so a run, its cut copy and every fold's model share one computation.
+# A process forecasts a bounded set of runs (a benchmark, one followed trace); the memo lives as
+# long as it does.
+FEATURE_MEMO: dict[MemoKey, list[float]] = {}
+
+
+def newest_row(prefix: Trajectory, memo: dict[MemoKey, list[float]] | None = None) -> list[float]:
+    """The features of the newest step of `prefix` (an agent's step), computed on `prefix`."""
+    memo = FEATURE_MEMO if memo is None else memo
+    t = len(prefix.steps) - 1
+    seen = (prefix.question, *((s.agent, s.kind, s.content) for s in prefix.steps))
+    key = (prefix.id.split("#")[0], t, hash(seen))
+    row = memo.get(key)
+    if row is None:
+        indices, rows = step_features(prefix)
+        row = memo[key] = rows[indices.index(t)]
+    return row
+
 
 def prefix_rows(trajectory: Trajectory) -> Rows:
-    """Features of each agent step t on the prefix 0..t. Computing them costs O(n²) in the
-    run's length; they do not depend on the model, so callers scoring one run with several
-    models (cross-validation) compute them once."""
-    steps: list[int] = []
-    rows: list[list[float]] = []
-    for step in trajectory.steps:
-        if step.kind is not StepKind.AGENT:
-            continue
-        indices, features = step_features(prefix(trajectory, step.index))
-        steps.append(step.index)
-        rows.append(features[indices.index(step.index)])
+    """Features of each agent step t on the prefix 0..t (see `FEATURE_MEMO`)."""
+    steps = [s.index for s in trajectory.steps if s.kind is StepKind.AGENT]
+    rows = [newest_row(prefix(trajectory, t)) for t in steps]
     return steps, numpy.asarray(rows, dtype=float)
 
 
@@ -115,8 +128,7 @@ def out_of_fold_hazards(
 
 class HazardForecaster:
     """Alarm at the first agent step whose hazard (the fast model's score on the prefix 0..t)
-    reaches `threshold`. Features of a prefix are remembered by (run, step, contents), so the
-    same prefix read again (a run and its cut copy, or a model per fold) is computed once."""
+    reaches `threshold`."""
 
     def __init__(
         self,
@@ -124,21 +136,16 @@ class HazardForecaster:
         threshold: float,
         *,
         name: str = "fast-hazard",
-        memo: dict[tuple[str, int, int], list[float]] | None = None,
+        memo: dict[MemoKey, list[float]] | None = None,
     ) -> None:
         self.model, self.threshold, self.name = model, threshold, name
-        self.memo = {} if memo is None else memo
+        self.memo = memo
 
     def hazard(self, prefix: Trajectory) -> float | None:
         """The hazard of the newest step of `prefix`; None when an agent did not take it."""
         if not prefix.steps or prefix.steps[-1].kind is not StepKind.AGENT:
             return None
-        t = len(prefix.steps) - 1
-        key = (prefix.id.split("#")[0], t, hash(tuple(s.content for s in prefix.steps)))
-        row = self.memo.get(key)
-        if row is None:
-            indices, rows = step_features(prefix)
-            row = self.memo[key] = rows[indices.index(t)]
+        row = newest_row(prefix, self.memo)
         return float(self.model.booster.predict(numpy.asarray([row], dtype=float))[0])
 
     async def alarm(self, prefix: Trajectory) -> int | None:
