@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import random
 import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from agentracer.evaluation.baselines import score_baselines
+from agentracer.forecast.crossval import grouped_folds, question_of
 from agentracer.formats import load_benchmark
 from agentracer.naming import same_agent
 from agentracer.tracers.fast.model import FastModel, TrainSettings, train
@@ -70,24 +70,6 @@ def _score(hits: dict[str, tuple[bool, bool]], by_subset: dict[str, list[Traject
                 100 * sum(s for _, s in rows) / len(rows),
             )
     return scores
-
-
-def _question(trajectory: Trajectory) -> str:
-    return str(trajectory.metadata.get("question_ID") or trajectory.id)
-
-
-def grouped_folds(trajectories: Sequence[Trajectory], k: int, seed: int) -> list[list[int]]:
-    """Positions of `trajectories` in k folds; all runs of one question land in one fold
-    (GroupKFold with the groups shuffled by `seed`, then dealt round-robin by size)."""
-    groups: dict[str, list[int]] = {}
-    for position, trajectory in enumerate(trajectories):
-        groups.setdefault(_question(trajectory), []).append(position)
-    keys = sorted(groups)
-    random.Random(seed).shuffle(keys)
-    folds: list[list[int]] = [[] for _ in range(k)]
-    for key in sorted(keys, key=lambda q: -len(groups[q])):  # stable: shuffled order within size
-        min(folds, key=len).extend(groups[key])
-    return folds
 
 
 def _fmt(value: float | None, spread: float | None = None) -> str:
@@ -138,8 +120,8 @@ def main() -> None:
 
     # (c) one subset -> the other, without questions shared with the test subset
     for source, target in ((HC, AG), (AG, HC)):
-        test_questions = {_question(t) for t in by_subset[target]}
-        training = [t for t in by_subset[source] if _question(t) not in test_questions]
+        test_questions = {question_of(t) for t in by_subset[target]}
+        training = [t for t in by_subset[source] if question_of(t) not in test_questions]
         model = train(training, TrainSettings(), calibrate=False)
         scores = _score(_predict(model, by_subset[target]), {target: by_subset[target]})
         rows.append((f"(c) train {source} ({len(training)}), test {target}", "fast", scores, None))

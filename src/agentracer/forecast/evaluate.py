@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentracer.errors import AgenTracerError, RunDirectoryError
 from agentracer.evaluation.lock import RunLock
+from agentracer.evaluation.runner import _write_atomically  # whole or not at all, fsynced
 from agentracer.forecast.baselines import (
     FirstStepForecaster,
     NeverForecaster,
@@ -114,12 +115,6 @@ def _open(out_dir: Path, config: ForecastRunConfig) -> dict[str, ForecastRecord]
             )
     _write_atomically(path, config.model_dump_json(indent=2))
     return read_records(out_dir / RESULTS_FILE)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def read_records(path: Path) -> dict[str, ForecastRecord]:

@@ -64,6 +64,17 @@ class TracerForecaster:
         return newest if verdict.step == newest else None
 
 
+async def read_step(forecaster: Forecaster, trajectory: Trajectory, t: int) -> int | None:
+    """Show `forecaster` the prefix 0..t; its alarm, checked to name a step it has read."""
+    step = await forecaster.alarm(prefix(trajectory, t))
+    if step is not None and not 0 <= step <= t:
+        raise AgenTracerError(
+            f"forecaster {forecaster.name} raised an alarm at step {step}, which it has not "
+            f"read (steps 0..{t})"
+        )
+    return step
+
+
 async def forecast(
     trajectory: Trajectory, forecaster: Forecaster, *, start: int = 0
 ) -> ForecastResult:
@@ -80,13 +91,8 @@ async def forecast(
     for t in range(min(start, total - 1), total):
         if trajectory.steps[t].kind is not StepKind.AGENT:
             continue
-        step = await forecaster.alarm(prefix(trajectory, t))
+        step = await read_step(forecaster, trajectory, t)
         if step is not None:
-            if not 0 <= step <= t:
-                raise AgenTracerError(
-                    f"forecaster {forecaster.name} raised an alarm at step {step}, which it has "
-                    f"not read (steps 0..{t})"
-                )
             return ForecastResult(
                 trajectory=trajectory.id, forecaster=forecaster.name, steps=total,
                 alarm=step, read=t + 1, eta=(t + 1) / total,

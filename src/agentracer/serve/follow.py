@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentracer.errors import AgenTracerError
-from agentracer.forecast.online import Forecaster, TooShortError, prefix
+from agentracer.forecast.online import Forecaster, TooShortError, read_step
 from agentracer.serve.assemble import Assembler, assemble
 from agentracer.serve.store import OPEN, TraceStore
 from agentracer.trajectory import StepKind, Trajectory
@@ -105,13 +105,8 @@ async def follow(
                 next_step = t + 1
                 if assembled.steps[t].kind is not StepKind.AGENT:
                     continue
-                step = await forecaster.alarm(prefix(assembled, t))
+                step = await read_step(forecaster, assembled, t)
                 if step is not None:
-                    if not 0 <= step <= t:
-                        raise AgenTracerError(
-                            f"forecaster {forecaster.name} raised an alarm at step {step}, "
-                            f"which it has not read (steps 0..{t})"
-                        )
                     return FollowResult(
                         trace_id, step, t + 1, len(assembled.steps), ended,
                         agent=assembled.steps[step].agent,
