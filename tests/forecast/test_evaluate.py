@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from agentracer.cli import app
 from agentracer.forecast.evaluate import RESULTS_FILE, SUMMARY_FILE, TABLE_FILE, read_records
+from tests.conftest import EXAMPLE
 
 runner = CliRunner()
 
@@ -56,3 +57,27 @@ def test_eval_forecast_with_the_shipped_fast_hazard(data_dir: Path, tmp_path: Pa
 def test_bad_cv_options_are_refused(data_dir: Path, tmp_path: Path) -> None:
     bad = eval_forecast(data_dir, tmp_path / "run", "--tracer", "never", "-o", "cv=5")
     assert bad.exit_code == 2 and "fast-hazard alone" in bad.output
+
+
+def test_the_llm_auditor_through_an_openai_compatible_endpoint(
+    scripted, cache_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    from tests.llm.loopback import Reply, completion
+
+    def answer(body: dict) -> Reply:
+        log = body["messages"][-1]["content"]
+        said = "alarm at step 1" if "Step 1 -" in log else "continue"
+        return Reply(body=completion(f"Decision: {said}\nReason: scripted"))
+
+    scripted.default = answer
+    one = runner.invoke(app, ["forecast", str(EXAMPLE), "--tracer", "llm-prefix",
+                              "--model", "openai/scripted", "--base-url", scripted.base_url])  # fmt: skip
+    assert one.exit_code == 0, one.output
+    assert "alarm at step 1" in one.stdout and "read 2 of 6" in one.stdout
+    assert "still running" in scripted.requests[0]["messages"][-1]["content"]
+    out = tmp_path / "run"
+    result = eval_forecast(data_dir, out, "--tracer", "llm-prefix", "--model", "openai/scripted",
+                           "--base-url", scripted.base_url, "--no-ground-truth")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["model"] == "openai/scripted" and summary["calls"] > 0
