@@ -23,13 +23,14 @@ import argparse
 import asyncio
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from agentracer.forecast.crossval import CrossValidatedHazard
-from agentracer.forecast.evaluate import ForecastRunConfig, _cases, run_forecasts
+from agentracer.forecast.evaluate import ForecastRecord, ForecastRunConfig, _cases, run_forecasts
 from agentracer.forecast.metrics import ForecastSummary, forecast_cases, summarize
 from agentracer.forecast.online import Forecaster
 from agentracer.forecast.registry import DEFAULT_RANDOM_P, create_forecaster, shipped_threshold
@@ -43,13 +44,21 @@ KS = [1, 3]
 
 
 def score(
-    forecaster: Forecaster, trajectories: Sequence[Trajectory]
+    forecaster: Forecaster, trajectories: Sequence[Trajectory], *, verbose: bool = False
 ) -> tuple[ForecastSummary, float, int]:
     """The summary, the seconds it took and the model calls (LLM forecasters)."""
     cases = [("", t) for t in forecast_cases(trajectories)]
     config = ForecastRunConfig(bench="who-and-when", subsets=[], forecaster=forecaster.name)
     started = time.perf_counter()
-    records, _, failed = asyncio.run(run_forecasts(cases, forecaster, config, None))
+
+    def show(record: ForecastRecord | None) -> None:
+        if verbose and record is not None and record.result is not None:
+            r = record.result
+            print(f"  {record.id}: alarm {r.alarm} (label {record.label}), read {r.read}/"
+                  f"{r.steps}, {r.usage.calls} calls, {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    records, _, failed = asyncio.run(run_forecasts(cases, forecaster, config, None, show))
     seconds = time.perf_counter() - started
     assert not failed, failed
     calls = sum(r.result.usage.calls for r in records if r.result)
@@ -129,7 +138,7 @@ def llm_runs(runs: list[Trajectory], n: int) -> None:
             connection=ConnectionSettings(cache_dir=cache, concurrency=1, constrain=True),
         )
         llm = create_forecaster("llm-prefix", settings)
-        summary, seconds, calls = score(llm, shortest)
+        summary, seconds, calls = score(llm, shortest, verbose=True)
         unreadable = getattr(llm, "unreadable", 0)
     print(row("llm-prefix, local/smollm2-135m (grammar-constrained)", summary,
               f"{calls} calls, {seconds:.0f} s, {unreadable} unreadable"))  # fmt: skip

@@ -27,20 +27,21 @@ _REASON = re.compile(r"reason\s*:\s*(.+)", re.I | re.S)
 def auditor_prompt(
     trajectory: Trajectory, contents: list[str], *, with_ground_truth: bool
 ) -> list[dict[str, str]]:
-    """Has a decisive mistake already happened in the log so far?"""
+    """Has a decisive mistake already happened in the log so far? Everything before the log's
+    end is the same for every prefix of a run, so a local server reuses the previous prompt's
+    cache and only reads the new step."""
     last = len(contents) - 1
     log = prompts.render_log(trajectory, contents, range(len(contents)), numbered=True)
     user = "\n\n".join(
         [
             prompts.task_block(trajectory, with_ground_truth),
-            f"The system is still running; it may succeed or fail. Here is its log so far, steps "
-            f"0 to {last}:",
+            "The system is still running; it may succeed or fail. You are watching it live. If "
+            "one of the steps read so far already contains a mistake that will make the task "
+            "fail, raise an alarm at that step. If nothing decisive has gone wrong yet, let the "
+            "run continue. Its log so far:",
             log,
-            "You are watching it live. If one of these steps already contains a mistake that will "
-            "make the task fail, raise an alarm at that step. If nothing decisive has gone wrong "
-            "yet, let the run continue.",
-            "Answer in exactly this format:\nDecision: continue  (or: alarm at step <number>)\n"
-            "Reason: <one sentence>",
+            f"That was step {last}, the newest. Answer in exactly this format:\n"
+            "Decision: continue  (or: alarm at step <number>)\nReason: <one sentence>",
         ]
     )
     return [{"role": "system", "content": prompts.SYSTEM}, {"role": "user", "content": user}]
