@@ -81,3 +81,13 @@ def test_the_llm_auditor_through_an_openai_compatible_endpoint(
     assert result.exit_code == 0, result.output
     summary = json.loads((out / SUMMARY_FILE).read_text())
     assert summary["model"] == "openai/scripted" and summary["calls"] > 0
+
+
+def test_eval_forecast_cross_validated_by_question(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = eval_forecast(data_dir, out, "--tracer", "fast-hazard", "-o", "cv=2")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["cv"] == 2 and summary["name"] == "fast-hazard (2-fold CV by question)"
+    assert any("grouped by question" in note for note in summary["notes"])
+    assert "never on its own labels" in result.stdout.replace("\n", " ")
