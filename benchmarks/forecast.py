@@ -11,10 +11,12 @@ successful run. Forecasters:
 - prefix:fast: the post-hoc fast tracer in prefix mode (alarm when it blames the newest step);
 - the baselines first-step, never, random hazard (p = TracerTraj's geometric hazard);
 - with `--llm N`: the LLM auditor (`llm-prefix`) on the embedded SmolLM2-135M, on the N shortest
-  runs (fewest steps), without the correct answer, beside the other forecasters on those runs.
+  runs (fewest steps), without the correct answer, beside the other forecasters on those runs;
+  no run is started after `--llm-budget` seconds and the table covers the runs finished.
 
 Run from the repository root:
-    python benchmarks/forecast.py [--data ../shared/data] [--llm 20] [--seeds 0 1 2]
+    python benchmarks/forecast.py [--data ../shared/data] [--seeds 0 1 2] [--llm 20]
+        [--llm-budget 600] [--only-llm]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from agentracer.forecast.crossval import CrossValidatedHazard
 from agentracer.forecast.evaluate import ForecastRecord, ForecastRunConfig, _cases, run_forecasts
-from agentracer.forecast.metrics import ForecastSummary, forecast_cases, summarize
+from agentracer.forecast.metrics import ForecastCase, ForecastSummary, forecast_cases, summarize
 from agentracer.forecast.online import Forecaster
 from agentracer.forecast.registry import DEFAULT_RANDOM_P, create_forecaster, shipped_threshold
 from agentracer.formats import load_benchmark
@@ -43,10 +45,10 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KS = [1, 3]
 
 
-def score(
+def score_cases(
     forecaster: Forecaster, trajectories: Sequence[Trajectory], *, verbose: bool = False
-) -> tuple[ForecastSummary, float, int]:
-    """The summary, the seconds it took and the model calls (LLM forecasters)."""
+) -> tuple[list[ForecastCase], float, int]:
+    """The scored cases of `trajectories`, the seconds it took and the model calls."""
     cases = [("", t) for t in forecast_cases(trajectories)]
     config = ForecastRunConfig(bench="who-and-when", subsets=[], forecaster=forecaster.name)
     started = time.perf_counter()
@@ -59,10 +61,17 @@ def score(
                   file=sys.stderr, flush=True)  # fmt: skip
 
     records, _, failed = asyncio.run(run_forecasts(cases, forecaster, config, None, show))
-    seconds = time.perf_counter() - started
     assert not failed, failed
     calls = sum(r.result.usage.calls for r in records if r.result)
-    return summarize(_cases(records), ks=KS), seconds, calls
+    return _cases(records), time.perf_counter() - started, calls
+
+
+def score(
+    forecaster: Forecaster, trajectories: Sequence[Trajectory]
+) -> tuple[ForecastSummary, float, int]:
+    """The summary, the seconds it took and the model calls (LLM forecasters)."""
+    cases, seconds, calls = score_cases(forecaster, trajectories)
+    return summarize(cases, ks=KS), seconds, calls
 
 
 def pct(value: float | None) -> str:
@@ -90,6 +99,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--llm", type=int, default=0, help="the N shortest runs for llm-prefix")
     parser.add_argument("--only-llm", action="store_true", help="skip the all-runs table")
+    parser.add_argument("--llm-budget", type=float, default=600.0,
+                        help="start no LLM run after this many seconds")  # fmt: skip
     args = parser.parse_args()
     runs = [t for _, t in load_benchmark("who-and-when", data=args.data).trajectories()
             if t.label is not None]  # fmt: skip
@@ -100,7 +111,7 @@ def main() -> None:
     if not args.only_llm:
         all_runs(runs, args.seeds)
     if args.llm:
-        llm_runs(runs, args.llm)
+        llm_runs(runs, args.llm, args.llm_budget)
 
 
 def all_runs(runs: list[Trajectory], seeds: list[int]) -> None:
@@ -126,25 +137,38 @@ def all_runs(runs: list[Trajectory], seeds: list[int]) -> None:
         print(row(f"baseline: {baseline.name}", score(baseline, runs)[0]))
 
 
-def llm_runs(runs: list[Trajectory], n: int) -> None:
+def llm_runs(runs: list[Trajectory], n: int, budget: float) -> None:
+    """llm-prefix on the n shortest runs, one run (and its cut copy) at a time; no run is started
+    after `budget` seconds, and the table covers the runs finished by then."""
     shortest = sorted(runs, key=lambda t: (len(t.steps), t.id))[:n]
-    steps = [len(t.steps) for t in shortest]
-    print(f"\nthe {len(shortest)} shortest runs ({min(steps)}-{max(steps)} steps), "
-          "without the correct answer\n")  # fmt: skip
-    print(HEADER)
     with tempfile.TemporaryDirectory() as cache:
         settings = TracerSettings(
             model="local/smollm2-135m",
             connection=ConnectionSettings(cache_dir=cache, concurrency=1, constrain=True),
         )
         llm = create_forecaster("llm-prefix", settings)
-        summary, seconds, calls = score(llm, shortest, verbose=True)
+        started = time.perf_counter()
+        done: list[Trajectory] = []
+        cases: list[ForecastCase] = []
+        calls = 0
+        for trajectory in shortest:
+            if done and time.perf_counter() - started > budget:
+                break
+            summary_cases, seconds, used = score_cases(llm, [trajectory], verbose=True)
+            cases += summary_cases
+            calls += used
+            done.append(trajectory)
+        seconds = time.perf_counter() - started
         unreadable = getattr(llm, "unreadable", 0)
-    print(row("llm-prefix, local/smollm2-135m (grammar-constrained)", summary,
+    steps = [len(t.steps) for t in done]
+    print(f"\nthe {len(done)} shortest runs ({min(steps)}-{max(steps)} steps; {len(shortest)} "
+          f"asked, budget {budget:.0f} s), without the correct answer\n")  # fmt: skip
+    print(HEADER)
+    print(row("llm-prefix, local/smollm2-135m (grammar-constrained)", summarize(cases, ks=KS),
               f"{calls} calls, {seconds:.0f} s, {unreadable} unreadable"))  # fmt: skip
-    print(row("fast-hazard, shipped", score(create_forecaster("fast-hazard"), shortest)[0]))
+    print(row("fast-hazard, shipped", score(create_forecaster("fast-hazard"), done)[0]))
     for baseline in baselines():
-        print(row(f"baseline: {baseline.name}", score(baseline, shortest)[0]))
+        print(row(f"baseline: {baseline.name}", score(baseline, done)[0]))
 
 
 if __name__ == "__main__":

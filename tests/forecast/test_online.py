@@ -10,7 +10,14 @@ from typer.testing import CliRunner
 
 from agentracer.cli import app
 from agentracer.errors import AgenTracerError
-from agentracer.forecast.metrics import ForecastCase, case_for, no_alarm_yet, summarize
+from agentracer.forecast.metrics import (
+    ForecastCase,
+    case_for,
+    forecast_cases,
+    kind_of,
+    no_alarm_yet,
+    summarize,
+)
 from agentracer.forecast.online import (
     ForecastResult,
     TooShortError,
@@ -119,3 +126,14 @@ def test_forecast_command(data_dir: Path) -> None:
     assert "prefix:first-agent-step" in bench.output and "baseline never" in bench.output
     neither = runner.invoke(app, ["forecast"])
     assert neither.exit_code == 2 and "give one of" in neither.output
+
+
+def test_cases_are_labelled_failures_their_cut_copies_and_successes() -> None:
+    failed = run(10, label=5)
+    success = run(6, label=None).model_copy(update={"id": "ok", "outcome": Outcome.SUCCESS})
+    unlabelled = run(7, label=None).model_copy(update={"id": "?", "outcome": Outcome.FAILURE})
+    cases = forecast_cases([failed, success, unlabelled])
+    assert [c.id for c in cases] == ["run10", "run10#before-label", "ok"]
+    assert [kind_of(c) for c in cases] == ["failed", "before-label", "success"]
+    dummy = ForecastResult(trajectory="t", forecaster="f", steps=6, read=6, eta=1.0)
+    assert case_for(success, dummy).label is None
