@@ -14,6 +14,7 @@ from opentelemetry.trace import Status, StatusCode
 from typer.testing import CliRunner
 
 from agentracer.cli import app
+from agentracer.errors import AgenTracerError
 from agentracer.forecast.baselines import NeverForecaster
 from agentracer.serve.app import Service
 from agentracer.serve.follow import FollowResult, UnknownTraceError, follow
@@ -124,3 +125,20 @@ def test_an_unknown_trace_id_is_a_clear_error(
     cli = runner.invoke(app, ["forecast", "--follow", "ab" * 16, "--tracer", "first-step",
                               "--store", str(tmp_path / "store")])  # fmt: skip
     assert cli.exit_code == 2 and "no trace" in cli.output
+
+
+def test_a_trace_no_importer_can_read_is_a_clear_error(
+    start_service: Callable[..., Service], sdk_provider: Callable[..., Any], tmp_path: Path
+) -> None:
+    service = start_service(tmp_path / "store", assembler=None, settle=0.2)
+    provider = sdk_provider(service.endpoint)
+    with provider.get_tracer("plain").start_as_current_span("no agents here") as root:
+        trace_id = format(root.get_span_context().trace_id, "032x")
+    assert provider.force_flush()
+    wait_for(lambda: (t := service.store.get_trace(trace_id)) and t.summary.state != "open")
+    try:
+        asyncio.run(follow(service.store, trace_id, NeverForecaster(), poll=0.05))
+    except AgenTracerError as error:
+        assert "no importer could read it" in str(error)
+    else:
+        raise AssertionError("an unreadable trace was followed to 'no alarm'")

@@ -113,7 +113,14 @@ async def follow(
                     )  # fmt: skip
                 say(f"step {t} ({assembled.steps[t].agent}): continue")
         if ended:
-            steps = 0 if trajectory is None else len(trajectory.steps)
+            if trajectory is None:
+                stored = store.get_trace(trace_id)
+                problem = stored.summary.problem if stored is not None else None
+                raise AgenTracerError(
+                    f"trace {trace_id} ended, but no importer could read it as a run"
+                    + (f": {problem}" if problem else "")
+                )
+            steps = len(trajectory.steps)
             if steps < 2:
                 raise TooShortError(
                     f"trace {trace_id} ended with {steps} step(s); a forecast needs at least two"
