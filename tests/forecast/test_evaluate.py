@@ -57,6 +57,10 @@ def test_eval_forecast_with_the_shipped_fast_hazard(data_dir: Path, tmp_path: Pa
 def test_bad_cv_options_are_refused(data_dir: Path, tmp_path: Path) -> None:
     bad = eval_forecast(data_dir, tmp_path / "run", "--tracer", "never", "-o", "cv=5")
     assert bad.exit_code == 2 and "fast-hazard alone" in bad.output
+    one = runner.invoke(app, ["forecast", str(EXAMPLE), "-o", "cv=5"])
+    assert one.exit_code == 2 and "give --bench" in one.output
+    word = eval_forecast(data_dir, tmp_path / "run", "--tracer", "fast-hazard", "-o", "cv=many")
+    assert word.exit_code == 2 and "number of folds" in word.output
 
 
 def test_the_llm_auditor_through_an_openai_compatible_endpoint(

@@ -69,6 +69,8 @@ def build(
         return forecaster, notes
     if name != "fast-hazard" or set(options):
         raise AgenTracerError("-o cv=K works with --tracer fast-hazard alone (no other option)")
+    if not labelled:
+        raise AgenTracerError("-o cv=K fits on a benchmark: give --bench (or use eval --forecast)")
     try:
         folds = int(cv)
     except (TypeError, ValueError):
