@@ -156,7 +156,9 @@ def run_bench(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return summary
-    title = f"forecasting on {bench} ({'with' if ground_truth else 'without'} the correct answer)"
+    title = f"forecasting on {bench}"
+    if tracer not in ("fast-hazard", "first-step", "never", "random-hazard"):  # they read no answer
+        title += f" ({'with' if ground_truth else 'without'} the correct answer)"
     out.print(rich_table(*table(summary), title=title))
     for note in notes:
         out.print(escape(note), soft_wrap=True, highlight=False)
