@@ -101,6 +101,8 @@ def test_a_template_critique_names_the_step_and_not_the_answer(failed_run: Path)
     assert "step 0" in critique.text and "added wrong" in critique.text
     assert not gives_away(critique.text, trajectory.ground_truth)
     assert gives_away("the answer is 5.", "5") and not gives_away("step 15", "5")
+    leaky = template_critique(trajectory, Verdict(agent="Solver", step=0, reason="it is 5, not 6"))
+    assert not gives_away(leaky.text, "5") and leaky.notes and "wrong final result" in leaky.text
     with pytest.raises(NoBlameError):
         template_critique(trajectory, Verdict(agent=None, step=None, parse_status="unparsed"))
     with pytest.raises(NoBlameError):
