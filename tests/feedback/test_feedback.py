@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from agentracer.feedback.critique import (
 )
 from agentracer.feedback.experiment import (
     CONDITIONS,
+    ResultLog,
+    SettingsMismatchError,
     TaskResult,
     _attempt,
     paired_gain,
@@ -98,6 +101,8 @@ def test_a_template_critique_names_the_step_and_not_the_answer(failed_run: Path)
     assert "step 0" in critique.text and "added wrong" in critique.text
     assert not gives_away(critique.text, trajectory.ground_truth)
     assert gives_away("the answer is 5.", "5") and not gives_away("step 15", "5")
+    leaky = template_critique(trajectory, Verdict(agent="Solver", step=0, reason="it is 5, not 6"))
+    assert not gives_away(leaky.text, "5") and leaky.notes and "wrong final result" in leaky.text
     with pytest.raises(NoBlameError):
         template_critique(trajectory, Verdict(agent=None, step=None, parse_status="unparsed"))
     with pytest.raises(NoBlameError):
@@ -166,3 +171,83 @@ def test_success_rates_and_the_paired_gain() -> None:
     assert 0 <= gain.low <= gain.gain <= gain.high <= 1
     same = paired_gain(results, "generic", "retry")
     assert (same.gain, same.low, same.high) == (0, 0, 0)
+
+
+class BreakingUpstream(TeachableUpstream):
+    """Teachable for the first run; afterwards every call raises (`crash`) or hangs past the
+    re-runs' timeout (`hang`), so each feedback run's program really crashes or is killed."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how, self.broken = how, False
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.broken and self.how == "hang":
+            time.sleep(4)
+        self.fail = self.broken and self.how == "crash"
+        return super().complete(body)
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "timeout"), [("crash", "crashed", 60.0), ("hang", "timeout", 1.5)]
+)
+def test_a_feedback_run_that_crashes_or_times_out_is_a_counted_failure(
+    how: str, status: str, timeout: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = BreakingUpstream(how)
+    original = record
+
+    def first_run_then_break(*args: Any, **kwargs: Any):
+        recording = original(*args, **kwargs)
+        model.broken = True
+        return recording
+
+    monkeypatch.setattr("agentracer.feedback.experiment.record", first_run_then_break)
+    loop = asyncio.new_event_loop()
+    try:
+        result = run_task(
+            "add", math(), model, create_tracer("first-agent-step"), tmp_path / "add", loop,
+            timeout=timeout,
+        )  # fmt: skip
+    finally:
+        loop.close()
+    assert result.first == "failure" and result.verdict == "Solver@0"
+    # Every condition ran a real subprocess that crashed / was killed, and each is a failure.
+    assert set(result.outcomes) == set(CONDITIONS) == set(result.success)
+    assert all(outcome.startswith(status) for outcome in result.outcomes.values()), result
+    assert not any(result.success.values())
+    for name in ("retry", "generic", "task", "replay"):
+        assert load(tmp_path / "add" / name).outcome.status == status
+    # ...and the task stays in the rates and the paired gain (n counts it).
+    other = TaskResult(task="t", first="success", success=dict.fromkeys(CONDITIONS, True))
+    assert success_rates([result, other]) == dict.fromkeys(CONDITIONS, 0.5)
+    assert paired_gain([result, other], "critique-replay", "retry").gain == 0
+
+
+def test_a_first_run_that_cannot_start_fails_every_condition(tmp_path: Path) -> None:
+    (tmp_path / "add" / "first").mkdir(parents=True)
+    (tmp_path / "add" / "first" / "left-over").write_text("x")  # record() refuses the dir
+    loop = asyncio.new_event_loop()
+    try:
+        result = run_task(
+            "add", math(), TeachableUpstream(), create_tracer("first-agent-step"),
+            tmp_path / "add", loop,
+        )  # fmt: skip
+    finally:
+        loop.close()
+    assert result.first.startswith("error:")
+    assert result.success == dict.fromkeys(CONDITIONS, False)
+
+
+def test_the_result_log_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
+    path = tmp_path / "work" / "results.jsonl"
+    settings = {"model": "m", "tracer": "t"}
+    log = ResultLog(path, settings)
+    done = TaskResult(task="add", first="success", success=dict.fromkeys(CONDITIONS, True))
+    log.append("math", done)
+    with path.open("a") as handle:
+        handle.write('{"system": "math", "result": {"ta')  # cut short by an interruption
+    again = ResultLog(path, settings)
+    assert again.get("math", "add") == done and again.get("math", "ages") is None
+    with pytest.raises(SettingsMismatchError):
+        ResultLog(path, {"model": "other", "tracer": "t"})

@@ -1,7 +1,8 @@
 """From a verdict to a critique for the blamed agent: what it got wrong at which step and what
 to do instead, never the answer itself.
 
-Without a model the critique is a template filled from the verdict (agent, step, reason). With
+Without a model the critique is a template filled from the verdict (agent, step, reason; a
+reason that states the task's correct answer is left out). With
 a model, the model writes it from the log and the verdict; a written critique that quotes the
 task's correct answer is discarded for the template (the critique must not give it away).
 The generic control critique ("reflect on your answer") carries no attribution at all.
@@ -57,13 +58,17 @@ def template_critique(trajectory: Trajectory, verdict: Verdict) -> Critique:
     """The critique written from the verdict alone."""
     step = blamed_step(trajectory, verdict)
     agent = trajectory.steps[step].speaker
-    reason = " ".join(verdict.reason.split())[:300] or "it led the team to a wrong final result"
+    reason = " ".join(verdict.reason.split())[:300]
+    notes = []
+    if gives_away(reason, trajectory.ground_truth):  # a tracer's reason may quote the answer
+        reason, notes = "", ["the verdict's reason stated the answer; left out"]
+    reason = reason or "it led the team to a wrong final result"
     text = (
         f"A review of an earlier attempt found that your output at step {step} was where the "
         f"team went wrong: {reason}. Do that step again carefully, checking each fact and "
         "calculation it relies on, instead of repeating the earlier output."
     )
-    return Critique(agent=agent, step=step, text=text, source="template")
+    return Critique(agent=agent, step=step, text=text, source="template", notes=notes)
 
 
 def gives_away(text: str, answer: str | None) -> bool:

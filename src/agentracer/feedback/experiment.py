@@ -18,10 +18,13 @@ a verdict that names no step is a failed attempt, never dropped.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -45,6 +48,7 @@ class TaskResult(BaseModel):
     critique: Critique | None = None
     outcomes: dict[str, str] = Field(default_factory=dict, description="condition -> status")
     success: dict[str, bool] = Field(default_factory=dict)
+    seconds: float = Field(default=0.0, description="wall time of every run of this task")
 
 
 class Gain(BaseModel):
@@ -60,7 +64,10 @@ def _attempt(run: Callable[[], Recording]) -> tuple[str, bool]:
         recording = run()
     except AgenTracerError as error:  # a refused replay is a failed attempt, with its reason
         return f"error: {error.one_line()[:120]}", False
-    return recording.outcome.status, succeeded(recording)
+    status = recording.outcome.status
+    if status != "success" and recording.outcome.message:
+        status = f"{status}: {' '.join(recording.outcome.message.split())[:120]}"
+    return status, succeeded(recording)
 
 
 def run_task(
@@ -74,9 +81,34 @@ def run_task(
     critic: ChatModel | None = None,
     timeout: float | None = None,
 ) -> TaskResult:
-    """One task under every condition; the runs go under `work_dir`."""
+    """One task under every condition; the runs go under `work_dir`. Every condition ends with
+    an outcome: a crash, a timeout or a refusal is a failure with its reason, never a gap.
+    `timeout` bounds each re-run (the first run is bounded by `program.timeout`)."""
+    started = time.perf_counter()
+    result = _run_task(task, program, upstream, tracer, work_dir, loop, critic, timeout)
+    result.seconds = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _run_task(
+    task: str,
+    program: Program,
+    upstream: Upstream,
+    tracer: Tracer,
+    work_dir: Path,
+    loop: asyncio.AbstractEventLoop,
+    critic: ChatModel | None,
+    timeout: float | None,
+) -> TaskResult:
     first_dir = work_dir / "first"
-    first = record(program, upstream, first_dir)
+    try:
+        first = record(program, upstream, first_dir)
+    except AgenTracerError as error:  # no first run to retry: every condition failed
+        reason = f"error: {error.one_line()[:120]}"
+        return TaskResult(
+            task=task, first=reason, outcomes=dict.fromkeys(CONDITIONS, "no first run"),
+            success=dict.fromkeys(CONDITIONS, False),
+        )  # fmt: skip
     result = TaskResult(task=task, first=first.outcome.status)
     if succeeded(first):
         result.outcomes = dict.fromkeys(CONDITIONS, "first-run-succeeded")
@@ -86,10 +118,11 @@ def run_task(
     def attempt(name: str, run: Callable[[], Recording]) -> None:
         result.outcomes[name], result.success[name] = _attempt(run)
 
-    attempt("retry", lambda: rerun_with_feedback(first_dir, None, upstream, work_dir / "retry"))
-    attempt(
-        "generic", lambda: rerun_with_feedback(first_dir, GENERIC, upstream, work_dir / "generic")
-    )
+    def rerun(feedback: str | None, name: str) -> Recording:
+        return rerun_with_feedback(first_dir, feedback, upstream, work_dir / name, timeout=timeout)
+
+    attempt("retry", lambda: rerun(None, "retry"))
+    attempt("generic", lambda: rerun(GENERIC, "generic"))
     try:
         trajectory = to_trajectory(first, path=first_dir)
         verdict = loop.run_until_complete(tracer.attribute(trajectory))
@@ -102,10 +135,7 @@ def run_task(
         return result
     result.verdict, result.critique = f"{critique.agent}@{critique.step}", critique
     at = call_index(trajectory, critique.step)
-    attempt(
-        "critique-task",
-        lambda: rerun_with_feedback(first_dir, critique.text, upstream, work_dir / "task"),
-    )
+    attempt("critique-task", lambda: rerun(critique.text, "task"))
     attempt(
         "critique-replay",
         lambda: replay_with_critique(
@@ -134,3 +164,42 @@ def paired_gain(
     return Gain(
         condition=condition, control=control, gain=statistics.fmean(diffs), low=low, high=high
     )
+
+
+class SettingsMismatchError(AgenTracerError):
+    """A results file holds tasks run with other settings; resuming would mix them."""
+
+
+class ResultLog:
+    """Finished tasks, one JSON line each, appended as they finish: an interrupted experiment
+    resumes by skipping the tasks already in the file. The first line holds the settings; a
+    file made with other settings is refused rather than mixed."""
+
+    def __init__(self, path: Path, settings: dict[str, Any]) -> None:
+        self.path, self.settings = path, settings
+        self.done: dict[tuple[str, str], TaskResult] = {}
+        if not path.exists() or path.stat().st_size == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(json.dumps({"settings": settings}) + "\n")
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        stored = json.loads(lines[0]).get("settings")
+        if stored != settings:
+            raise SettingsMismatchError(
+                f"made with {stored}, not {settings}; use another work directory", path=path
+            )
+        for line in lines[1:]:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by an interruption: run it again
+                continue
+            self.done[(row["system"], row["result"]["task"])] = TaskResult(**row["result"])
+
+    def get(self, system: str, task: str) -> TaskResult | None:
+        return self.done.get((system, task))
+
+    def append(self, system: str, result: TaskResult) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"system": system, "result": result.model_dump()}) + "\n")
+        self.done[(system, result.task)] = result
