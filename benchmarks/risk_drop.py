@@ -60,12 +60,20 @@ def _load() -> str:
 
 
 def determinism(subject: Subject) -> str:
-    """Re-run the recorded run live from call 1 on and compare every action and the risk."""
+    """Re-run the recorded run live from call 1 on and compare every action (whitespace aside:
+    llama.cpp's prompt cache can change a reply's indentation) and the risk."""
     texts = subject.recorded_texts()
     rerun = subject.replay({0: texts[0]}, "determinism", live=True)
-    changed = [c.index for c in rerun.recording.calls() if c.content() != texts[c.index]]
+    calls = rerun.recording.calls()
+    spaced = [c.index for c in calls if c.content() != texts[c.index]]
+    changed = [
+        c.index for c in calls if "".join(c.content().split()) != "".join(texts[c.index].split())
+    ]
     if not changed and rerun.risk == subject.risk_before:
-        return f"a live re-run reproduced all {len(texts)} actions and the risk (deterministic)"
+        return (
+            f"a live re-run reproduced all {len(texts)} actions and the risk (deterministic; "
+            f"whitespace differed in actions {spaced})"
+        )
     return (
         f"a live re-run changed actions {changed}: risk {rerun.risk:.6f} against "
         f"{subject.risk_before:.6f} (not deterministic; use k > 1)"
@@ -86,12 +94,16 @@ def main() -> int:
     parser.add_argument("--scorer", action="append", help="default: random, leave-one-out, shapley")
     parser.add_argument("--work", type=Path, help="keep recordings and replays here")
     parser.add_argument(
+        "--threads", type=int, help="embedded model: CPU threads (default all; 1 on a busy machine)"
+    )
+    parser.add_argument(
         "--determinism", action="store_true", help="first check that a live re-run reproduces"
     )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="risk-drop-"))
-    upstream = make_upstream(args.model, ConnectionSettings(timeout=600))
-    settings = TracerSettings(model=args.model, connection=ConnectionSettings(timeout=600))
+    connection = ConnectionSettings(timeout=1200, extra={"threads": args.threads})
+    upstream = make_upstream(args.model, connection)
+    settings = TracerSettings(model=args.model, connection=connection)
     reports: dict[str, FaithfulnessReport] = {}
     started, load_at_start = time.perf_counter(), _load()
     for name in args.system or list(SYSTEMS):
