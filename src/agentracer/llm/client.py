@@ -10,6 +10,7 @@ Models are named `provider/model`:
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from agentracer.errors import ModelNotFoundError
@@ -98,7 +99,8 @@ def _local_backend(spec: str, connection: ConnectionSettings) -> Backend:
     parallel = int(connection.extra.get("parallel", 1))
     # CPU threads (default: every core). On a machine shared with other jobs, 1 thread is far
     # faster: llama.cpp's threads wait for each other at every layer.
-    threads = int(connection.extra["threads"]) if connection.extra.get("threads") else None
+    threads_set = connection.extra.get("threads") or os.environ.get("AGENTRACER_THREADS")
+    threads = int(threads_set) if threads_set else None
     path = local_model_file(spec)
     if spec in CATALOGUE:
         window = CATALOGUE[spec].context_window
