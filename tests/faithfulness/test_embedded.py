@@ -39,3 +39,25 @@ def test_risk_drop_on_the_economy_with_the_embedded_model(
     # Deleting an action replays the calls after it live.
     replays = sorted((tmp_path / "work").glob("loo-0-*"))
     assert replays, list((tmp_path / "work").iterdir())
+
+
+@pytest.mark.slow
+def test_the_social_network_moves_under_the_embedded_model(
+    embedded: EmbeddedBackend, tmp_path: Path
+) -> None:
+    """The network once froze (the model copied its own belief back); now beliefs move and
+    deleting the first post changes the final risk."""
+    upstream = EmbeddedUpstream(embedded)
+    program = simulation("social_network", "--agents", "3", "--rounds", "2")
+    program.timeout = 1800
+    recording = record(program, upstream, tmp_path / "rec")
+    assert recording.outcome.status in ("success", "failure"), recording.outcome
+    rounds = [
+        line.split(": ", 1)[1]
+        for line in (tmp_path / "rec" / "mas.stdout").read_text().splitlines()
+        if line.startswith("round ")
+    ]
+    assert len(rounds) == 2 and rounds[0] != rounds[1]  # beliefs moved between rounds
+    subject = Subject(tmp_path / "rec", upstream, tmp_path / "work")
+    deleted = subject.replay({0: subject.neutral_action}, "delete-0", live=True)
+    assert deleted.risk != subject.risk_before

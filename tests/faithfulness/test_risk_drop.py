@@ -10,7 +10,7 @@ import pytest
 from agentracer.errors import AgenTracerError
 from agentracer.faithfulness.edits import SimulationDivergedError, UnknownActionError
 from agentracer.faithfulness.risk_drop import deletion, evaluate, insertion
-from agentracer.faithfulness.scorers import Ranking, make_scorer
+from agentracer.faithfulness.scorers import Ranking, Scorer, make_scorer
 from agentracer.faithfulness.subject import NeutralActionError, Subject, neutral_action_for
 from agentracer.replay.recording import load, save
 from agentracer.replay.session import record
@@ -126,3 +126,44 @@ def test_unknown_programs_need_a_neutral_action(economy_run: Path) -> None:
     assert neutral_action_for(recording, "SKIP") == "SKIP"
     with pytest.raises(AgenTracerError, match="unknown scorer"):
         make_scorer("oracle")
+
+
+class _Outside(Scorer):
+    name = "outside"
+
+    def rank(self, subject: Subject) -> Ranking:
+        return Ranking(scorer=self.name, order=[*subject.actions, 99])
+
+
+def test_evaluate_refuses_a_scorer_that_ranks_actions_outside_the_run(
+    economy_run: Path, tmp_path: Path
+) -> None:
+    s = subject(economy_run, tmp_path)
+    with pytest.raises(UnknownActionError, match=r"scorer 'outside' ranked actions \[99\]"):
+        evaluate(s, [_Outside()], [1])
+    assert s.replays == 0  # refused before any replay
+
+
+def test_deleting_market_orders_changes_the_risk(tmp_path: Path) -> None:
+    directory = tmp_path / "market"
+    record(simulation("market", "--agents", "3", "--rounds", "3"), ScriptedSimUpstream(), directory)
+    s = subject(directory, tmp_path)
+    assert s.neutral_action == "PASS" and len(s.actions) == 9
+    # Every order neutral: no flow, the index never moves, the risk is 0.
+    assert s.replay(dict.fromkeys(s.actions, "PASS"), "none", live=False).risk == 0
+    report = evaluate(s, [make_scorer("leave-one-out")], [1, 3], variants=["deletion"])
+    loo = report.rankings[0]
+    assert any(score != 0 for score in loo.scores.values())
+    best = next(p for p in report.points if p.n == 1)
+    assert best.score == pytest.approx(loo.scores[loo.order[0]] / report.risk_before)
+
+
+def test_frozen_leave_one_out_asks_no_model(economy_run: Path, tmp_path: Path) -> None:
+    s = subject(economy_run, tmp_path)
+    ranking = make_scorer("leave-one-out-frozen").rank(s)
+    assert sorted(ranking.order) == s.actions and ranking.replays == 6
+    upstream = s.upstream
+    assert isinstance(upstream, ScriptedSimUpstream) and upstream.calls == []
+    texts = s.recorded_texts()
+    alone = s.replay({**texts, 4: "PASS"}, "one", live=False).risk
+    assert ranking.scores[4] == pytest.approx(s.risk_before - alone)

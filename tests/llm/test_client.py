@@ -1,6 +1,7 @@
 """ChatModel control flow (cache, usage, concurrency, names) with a counting fake backend."""
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,13 @@ def test_grammar_is_dropped_for_backends_that_cannot_use_it() -> None:
 def test_bad_model_names(name: str, message: str) -> None:
     with pytest.raises(ModelNotFoundError, match=message):
         get_model(name)
+
+
+def test_embedded_threads_come_from_the_connection(smollm2_path: Path) -> None:
+    from agentracer.llm import ConnectionSettings
+    from agentracer.llm.client import _local_backend
+
+    one = _local_backend("smollm2-135m", ConnectionSettings(extra={"threads": 1}))
+    assert getattr(one, "threads", None) == 1  # nothing is loaded until the first request
+    default = _local_backend("smollm2-135m", ConnectionSettings())
+    assert getattr(default, "threads", None) == (os.cpu_count() or 1)

@@ -1,6 +1,6 @@
-"""A deterministic scripted model for the simulations: its reply is two numbers in 0..100
-computed from the request's last message, so a replay with the same prompts gets the same
-answers and a changed prompt (an edited past) gets different ones."""
+"""A deterministic scripted model for the simulations: its reply is two numbers in 0..100 and
+a market side, computed from the request's last message, so a replay with the same prompts
+gets the same answers and a changed prompt (an edited past) gets different ones."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ class ScriptedSimUpstream:
 
     def reply(self, body: dict[str, Any]) -> str:
         digest = zlib.crc32(body["messages"][-1]["content"].encode())
-        return f"WORK {digest % 101} SPEND {(digest // 101) % 101} scripted"
+        side = "buy" if digest % 3 else "sell"  # the market reads a side and the first number
+        return f"WORK {digest % 101} SPEND {(digest // 101) % 101} {side} scripted"
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

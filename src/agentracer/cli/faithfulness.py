@@ -36,7 +36,10 @@ def faithfulness_command(
     ] = None,
     scorer: Annotated[
         list[str] | None,
-        typer.Option(help="random, leave-one-out, shapley; repeatable (default: all three)"),
+        typer.Option(
+            help="random, leave-one-out, leave-one-out-frozen, shapley; repeatable "
+            "(default: random, leave-one-out, shapley)"
+        ),
     ] = None,
     top: Annotated[
         list[int] | None, typer.Option("--top", help="delete/insert the top N actions; repeatable")

@@ -3,6 +3,8 @@
 - `random`: a seeded shuffle (the floor every scorer must beat);
 - `leave-one-out`: delete one action (neutral answer, later calls live), `k` replays each;
   blame = risk before - mean risk after. Cost: A x k replays for A actions;
+- `leave-one-out-frozen`: the same with every other action's recorded text kept (the
+  Shapley value function below, so no model calls); A replays, exact;
 - `shapley`: Monte-Carlo Shapley value over actions with `M` random permutations; a coalition's
   value is the risk of the run in which its actions keep their recorded text and every other
   action is neutral (no model calls: the counterfactual holds texts fixed, like the insertion
@@ -78,6 +80,26 @@ class LeaveOneOutScorer(Scorer):
         return Ranking(
             scorer=self.name, order=_by_score(scores), scores=scores,
             replays=subject.replays - start, notes=[f"k={self.k}"],
+        )  # fmt: skip
+
+
+@dataclass
+class FrozenLeaveOneOutScorer(Scorer):
+    """Leave-one-out under the Shapley scorer's value function: one action neutral, every other
+    action keeps its recorded text, so no model is asked (one exact replay per action)."""
+
+    name = "leave-one-out-frozen"
+
+    def rank(self, subject: Subject) -> Ranking:
+        before, start = subject.risk_before, subject.replays
+        texts = subject.recorded_texts()
+        scores = {}
+        for action in subject.actions:
+            edits = {**texts, action: subject.neutral_action}
+            scores[action] = before - subject.replay(edits, f"loof-{action}", live=False).risk
+        return Ranking(
+            scorer=self.name, order=_by_score(scores), scores=scores,
+            replays=subject.replays - start, notes=["texts frozen, no model calls"],
         )  # fmt: skip
 
 
@@ -172,18 +194,21 @@ class TracerScorer(Scorer):
             await tracer.aclose()
 
 
-SCORER_NAMES = ("random", "leave-one-out", "shapley")
+SCORER_NAMES = ("random", "leave-one-out", "leave-one-out-frozen", "shapley")
 
 
 def make_scorer(
     name: str, *, k: int = 1, permutations: int = 4, seed: int = 0,
     settings: TracerSettings | None = None,
 ) -> Scorer:  # fmt: skip
-    """A scorer by CLI name: random, leave-one-out, shapley, or tracer:NAME (any tracer)."""
+    """A scorer by CLI name: random, leave-one-out, leave-one-out-frozen, shapley, or
+    tracer:NAME (any tracer)."""
     if name == "random":
         return RandomScorer(seed=seed)
     if name == "leave-one-out":
         return LeaveOneOutScorer(k=k)
+    if name == "leave-one-out-frozen":
+        return FrozenLeaveOneOutScorer()
     if name == "shapley":
         return ShapleyScorer(permutations=permutations, seed=seed)
     if name.startswith("tracer:"):

@@ -20,6 +20,7 @@ from agentracer.systems.simulation import read_risk
 NEUTRAL_ACTIONS = {
     "agentracer.systems.social_network": simulation.NEUTRAL_ACTION,
     "agentracer.systems.economy": simulation.NEUTRAL_ACTION,
+    "agentracer.systems.market": simulation.NEUTRAL_ACTION,
 }
 
 

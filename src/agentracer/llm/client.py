@@ -10,6 +10,7 @@ Models are named `provider/model`:
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from agentracer.errors import ModelNotFoundError
@@ -96,12 +97,20 @@ def _local_backend(spec: str, connection: ConnectionSettings) -> Backend:
     from agentracer.llm.models import CATALOGUE, local_model_file
 
     parallel = int(connection.extra.get("parallel", 1))
+    # CPU threads (default: every core). On a machine shared with other jobs, 1 thread is far
+    # faster: llama.cpp's threads wait for each other at every layer.
+    threads_set = connection.extra.get("threads") or os.environ.get("AGENTRACER_THREADS")
+    threads = int(threads_set) if threads_set else None
     path = local_model_file(spec)
     if spec in CATALOGUE:
         window = CATALOGUE[spec].context_window
-        return EmbeddedBackend(path, name=spec, context_window=window, parallel=parallel)
+        return EmbeddedBackend(
+            path, name=spec, context_window=window, parallel=parallel, threads=threads
+        )
     window = int(connection.extra.get("context_window", 8192))
-    return EmbeddedBackend(path, name=path.name, context_window=window, parallel=parallel)
+    return EmbeddedBackend(
+        path, name=path.name, context_window=window, parallel=parallel, threads=threads
+    )
 
 
 def get_model(name: str, connection: ConnectionSettings | None = None) -> ChatModel:

@@ -16,12 +16,9 @@ environment reports prices, inflation and decisions to the proxy as a tool step.
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from openai import OpenAI
 
@@ -29,10 +26,10 @@ from agentracer.systems.report import report_task, report_tool
 from agentracer.systems.simulation import (
     NEUTRAL_ACTION,
     ask_action,
-    check_risk,
     json_schema,
     percentages,
     print_risk,
+    simulation_main,
 )
 
 HOURS = 160
@@ -121,22 +118,7 @@ def run(n_agents: int, months: int, seed: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("action", choices=["run", "check"])
-    parser.add_argument("--agents", type=int, default=4, choices=range(2, 9))
-    parser.add_argument("--months", type=int, default=4, choices=range(1, 25))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-risk", type=float, default=0.01, help="check: the risk limit")
-    parser.add_argument(
-        "--output", type=Path, help="check: the run's output (default $AGENTRACER_MAS_STDOUT)"
-    )
-    args = parser.parse_args(argv)
-    if args.action == "run":
-        return run(args.agents, args.months, args.seed)
-    output = args.output or Path(os.environ.get("AGENTRACER_MAS_STDOUT", "mas.stdout"))
-    return check_risk(output, args.max_risk)
+    return simulation_main(__doc__, run, argv, length="months", max_length=24, max_risk=0.01)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ and an agent without a usable action keeps its previous state (documented per si
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,14 @@ def json_schema(name: str, properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def ask_action(
-    client: OpenAI, agent: str, system: str, user: str, *, seed: int, schema: dict[str, Any]
+    client: OpenAI,
+    agent: str,
+    system: str,
+    user: str,
+    *,
+    seed: int,
+    schema: dict[str, Any],
+    max_tokens: int = ACTION_TOKENS,
 ) -> str:
     """One agent's action: a short completion at temperature 0, named by header, asked for as
     JSON (`schema`); servers that ignore the schema still get a parsable prompt."""
@@ -57,7 +66,7 @@ def ask_action(
     ]
     completion = client.chat.completions.create(
         model=os.environ.get("SIMULATION_MODEL", "default"), messages=messages, temperature=0,
-        max_tokens=ACTION_TOKENS, seed=seed, extra_headers={"X-AgenTracer-Agent": agent},
+        max_tokens=max_tokens, seed=seed, extra_headers={"X-AgenTracer-Agent": agent},
         response_format=schema,  # type: ignore[arg-type]
     )  # fmt: skip
     return completion.choices[0].message.content or ""
@@ -108,3 +117,34 @@ def check_risk(output: Path, max_risk: float) -> int:
         return 1
     print(f"risk {risk:.6f} (limit {max_risk:g})")
     return 0 if risk <= max_risk else 1
+
+
+def simulation_main(
+    doc: str | None,
+    run: Callable[[int, int, int], int],
+    argv: Sequence[str] | None,
+    *,
+    length: str = "rounds",
+    max_agents: int = 8,
+    max_length: int = 20,
+    max_risk: float,
+) -> int:
+    """The command line every simulation shares: `run --agents N --<length> T --seed S` calls
+    `run(N, T, S)`; `check --max-risk R [--output FILE]` exits 0 when the run's printed risk
+    (default file `$AGENTRACER_MAS_STDOUT`, which the replay lab sets for checks) is at most R."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("action", choices=["run", "check"])
+    parser.add_argument("--agents", type=int, default=4, choices=range(2, max_agents + 1))
+    parser.add_argument(f"--{length}", type=int, default=4, choices=range(1, max_length + 1))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-risk", type=float, default=max_risk, help="check: the risk limit")
+    parser.add_argument(
+        "--output", type=Path, help="check: the run's output (default $AGENTRACER_MAS_STDOUT)"
+    )
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        return run(args.agents, getattr(args, length), args.seed)
+    output = args.output or Path(os.environ.get("AGENTRACER_MAS_STDOUT", "mas.stdout"))
+    return check_risk(output, args.max_risk)
