@@ -225,3 +225,22 @@ def test_the_attacker_runs_as_tasks_with_the_in_process_label(
         assert mine[key] == theirs[key]
     assert (mine["mistake_agent"], mine["mistake_step"]) == ("Worker", "1")
     assert mine["provenance"]["details"]["operator"] == "attacker:openai/attacker"
+
+
+def test_the_cli_runs_the_attacker_on_ray_behind_the_endpoint_limit(
+    ray_cluster: Any, recordings: list[Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from agentracer.cli import app
+
+    out = tmp_path / "ray"
+    with ScriptedServer(default=_attack) as server:
+        args = ["annotate", str(recordings[1]), "--out", str(out), "--ray", "--endpoint-limit", "2"]
+        args += ["--analyzer", "openai/analyzer", "--attacker", "openai/attacker"]
+        args += ["--model", "openai/good", "--operator", "truncate-code"]  # no code: no candidate
+        args += ["--base-url", server.base_url, "--cwd-copy-limit", "16"]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 of 1 recordings labelled" in result.output
+    assert _records(out)[0]["provenance"]["details"]["operator"] == "attacker:openai/attacker"
