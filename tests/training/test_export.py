@@ -23,6 +23,31 @@ def train_extra() -> None:
         pytest.skip("the [train] extra is not installed")
 
 
+@pytest.fixture(scope="module")
+def base_dir(
+    train_extra: None, smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """SmolLM2-135M as the transformers model training starts from (converted from the GGUF)."""
+    from agentracer.training.base_model import gguf_to_transformers
+
+    return gguf_to_transformers(smollm2_path, tmp_path_factory.mktemp("export") / "base")
+
+
+def _read_back(gguf_file: Path) -> dict[str, Any]:
+    """The GGUF's weights as transformers' own GGUF loader reads them."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
+    return model.state_dict()
+
+
+def _same_weights(exported: dict[str, Any], trained: dict[str, Any]) -> None:
+    import torch
+
+    for name, tensor in exported.items():  # float16 on export: close, not equal
+        assert torch.allclose(tensor.float(), trained[name], atol=2e-3, rtol=1e-2), name
+
+
 def test_what_cannot_be_exported_is_a_one_line_error(
     train_extra: None, smollm2_path: Path, tmp_path: Path
 ) -> None:
@@ -35,7 +60,7 @@ def test_what_cannot_be_exported_is_a_one_line_error(
 
 @pytest.mark.slow
 def test_a_trained_checkpoint_exports_serves_and_attributes(
-    train_extra: None, smollm2_path: Path, tmp_path: Path
+    base_dir: Path, smollm2_path: Path, tmp_path: Path
 ) -> None:
     import torch
     from transformers import AutoModelForCausalLM
@@ -43,12 +68,10 @@ def test_a_trained_checkpoint_exports_serves_and_attributes(
 
     from agentracer.cli import app
     from agentracer.scale.serving import serve_gguf
-    from agentracer.training.base_model import gguf_to_transformers
     from tests.conftest import EXAMPLE
 
     # what `agentracer train` leaves in OUTPUT_DIR/final: the base with changed weights
-    base = gguf_to_transformers(smollm2_path, tmp_path / "base")
-    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
     with torch.no_grad():
         for layer in model.model.layers[:2]:
             layer.self_attn.q_proj.weight.mul_(1.05)
@@ -59,11 +82,7 @@ def test_a_trained_checkpoint_exports_serves_and_attributes(
     del model
 
     out = export_gguf(final, smollm2_path, tmp_path / "tracer.gguf")
-    # read back by transformers' own GGUF loader: every weight, the permuted ones included
-    back = AutoModelForCausalLM.from_pretrained(str(out.parent), gguf_file=out.name)
-    for name, tensor in back.state_dict().items():
-        assert torch.allclose(tensor.float(), trained[name], atol=2e-3, rtol=1e-2), name
-    del back
+    _same_weights(_read_back(out), trained)  # every weight, the permuted ones included
 
     server: Any = serve_gguf(out, port=0, alias="tracer", parallel=1, context_window=8192)
     try:
@@ -76,3 +95,25 @@ def test_a_trained_checkpoint_exports_serves_and_attributes(
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output)
     assert verdict["raw_output"] and verdict["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.slow
+def test_a_lora_adapter_is_merged_before_export(
+    base_dir: Path, smollm2_path: Path, tmp_path: Path
+) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    original = model.state_dict()[name].clone()
+    # random A and B (not the usual B = 0), so the adapter changes the weights
+    lora = LoraConfig(r=4, target_modules=["q_proj", "k_proj"], init_lora_weights=False)
+    adapted = get_peft_model(model, lora)
+    adapted.save_pretrained(tmp_path / "final")  # what train writes with `lora:` configured
+    merged = {k: v.clone() for k, v in adapted.merge_and_unload().state_dict().items()}
+    out = export_gguf(tmp_path / "final", smollm2_path, tmp_path / "tracer.gguf")
+    exported = _read_back(out)
+    _same_weights(exported, merged)
+    assert not torch.allclose(exported[name].float(), original, atol=1e-3)
