@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentracer.replay.session import WORKDIR, record, replay
-from agentracer.replay.workspace import MB, PrivateCwd, WorkspaceTooLargeError
+from agentracer.replay.workspace import MB, PrivateCwd, WorkspaceError
 from tests.replay.conftest import ARITHMETIC, ArithmeticUpstream, team
 
 
@@ -40,7 +40,7 @@ def test_a_copy_inside_its_source_does_not_copy_itself(tmp_path: Path) -> None:
 def test_a_directory_over_the_limit_is_refused_with_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "blob").write_bytes(b"x" * (MB + 1))
-    with pytest.raises(WorkspaceTooLargeError, match="--cwd-copy-limit"):
+    with pytest.raises(WorkspaceError, match="--cwd-copy-limit"):
         PrivateCwd(limit_bytes=MB).copy(tmp_path / "src", tmp_path / "copy")
     assert not (tmp_path / "copy").exists()
     assert PrivateCwd(limit_bytes=0).shared
@@ -64,3 +64,8 @@ def test_a_replay_writes_in_its_copy_and_the_copy_is_removed(tmp_path: Path) -> 
     assert replayed.cwd == str(project)  # the recorded directory, not the removed copy
     assert not (project / "scratch.txt").exists()  # written into the copy only
     assert not (out / WORKDIR).exists()
+
+
+def test_a_missing_directory_is_named(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="does not exist here"):
+        PrivateCwd().copy(tmp_path / "gone", tmp_path / "copy")

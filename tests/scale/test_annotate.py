@@ -244,3 +244,18 @@ def test_the_cli_runs_the_attacker_on_ray_behind_the_endpoint_limit(
     assert result.exit_code == 0, result.output
     assert "1 of 1 recordings labelled" in result.output
     assert _records(out)[0]["provenance"]["details"]["operator"] == "attacker:openai/attacker"
+
+
+def test_a_working_directory_over_the_limit_stops_before_any_replay(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    from agentracer.replay.workspace import WorkspaceError
+
+    failed = _scratch_recording(tmp_path)
+    (tmp_path / "project" / "data.bin").write_bytes(b"x" * 4096)
+    with pytest.raises(WorkspaceError, match="--cwd-copy-limit"):
+        annotate_on_ray(
+            [failed], tmp_path / "ray", analyzer="openai/analyzer",
+            upstream_for=_upstream_name, cwd_copy_limit_mb=0.001,
+        )  # fmt: skip
+    assert not (tmp_path / "ray" / "replays").exists()

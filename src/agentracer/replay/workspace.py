@@ -11,7 +11,7 @@ The rule, so that the copy stays cheap and predictable:
 - symbolic links are copied as links, not followed (a linked data set or virtual environment
   costs nothing and is shared read-only in spirit);
 - when the files to copy add up to more than `limit_bytes`, nothing is copied and
-  `WorkspaceTooLargeError` says so: raise the limit, or share the recorded directory
+  `WorkspaceError` says so: raise the limit, or share the recorded directory
   (`limit_bytes=0`: then concurrent replays may interfere).
 
 Files the program writes by absolute path, outside its working directory, are not isolated.
@@ -30,8 +30,8 @@ DEFAULT_LIMIT_MB = 64
 MB = 1024 * 1024
 
 
-class WorkspaceTooLargeError(AgenTracerError):
-    """The recorded working directory is too large to copy for every replay."""
+class WorkspaceError(AgenTracerError):
+    """The recorded working directory is too large to copy for every replay (or missing)."""
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,24 @@ class PrivateCwd:
                 break  # already too large: no need to count the rest
         return total
 
-    def copy(self, source: Path, dest: Path) -> Path:
-        """A fresh copy of `source` at `dest` (replacing a leftover one); returns `dest`."""
-        size = self.size(source, dest)
-        if size > self.limit_bytes:
-            raise WorkspaceTooLargeError(
+    def check(self, source: Path, dest: Path | None = None) -> None:
+        """Raise `WorkspaceError` unless `source` exists and is small enough to copy."""
+        if not source.is_dir():
+            raise WorkspaceError(
+                f"the recorded working directory {source} does not exist here; replays run in "
+                "a copy of it, so it must be at the same path on every machine that replays"
+            )
+        if self.size(source, dest) > self.limit_bytes:
+            raise WorkspaceError(
                 f"the recorded working directory {source} holds over "
                 f"{self.limit_bytes / MB:g} MB, too much to copy for every replay; "
                 "raise --cwd-copy-limit, or pass --cwd-copy-limit 0 to run every replay in the "
                 "recorded directory itself (concurrent replays may then clobber its files)"
             )
+
+    def copy(self, source: Path, dest: Path) -> Path:
+        """A fresh copy of `source` at `dest` (replacing a leftover one); returns `dest`."""
+        self.check(source, dest)
         excluded = self._excluded(dest)
 
         def ignore(directory: str, names: list[str]) -> list[str]:

@@ -188,6 +188,10 @@ def _plan(
     options: AnnotateOptions,
 ) -> _Search | AnnotateReport:
     source = rec.load(directory)
+    private_cwd = models.private_cwd()
+    if source.outcome.status in (*FAILED, "success") and not private_cwd.shared:
+        # fail before any task starts, in one line
+        private_cwd.check(Path(source.cwd))
     work = work_dir_for(out_dir, position, source)
     base = {"recording": str(directory), "upstream": upstream, "k": options.k,
             "work": str(work), "models": models.model_dump(mode="json")}  # fmt: skip
