@@ -13,6 +13,8 @@ not what limits it. Measured:
   stdlib Python with a `grep` check, so a replay is mostly waiting on its model calls;
   `--program math` is the reference math team, whose replays start Python processes that
   import openai and agentracer, several core-seconds each on these cores (CPU-bound here).
+  On Ray each replay runs in its own copy of the team's working directory (a few kB), as
+  `annotate --ray` does by default; the in-process replays run in the directory itself.
 
     python benchmarks/scale.py --data ../shared/data [--trajectories 40] [--recordings 3]
 
@@ -200,17 +202,21 @@ def bench_annotate(args: argparse.Namespace, server: LatencyServer, rows: list[l
     connection = ConnectionSettings(base_url=server.base_url, use_cache=False)
     module = [sys.executable, "-m", "agentracer.systems.math_team"]
     with tempfile.TemporaryDirectory() as tmp:
-        team = Path(tmp) / "light_team.py"
+        project = Path(tmp) / "project"  # the team's working directory, copied per Ray replay
+        project.mkdir()
+        team = project / "light_team.py"
         team.write_text(LIGHT_TEAM)
         recordings = []
         for problem in sorted(PROBLEMS)[: args.recordings]:
             if args.program == "math":
                 program = Program([*module, "run", "--problem", problem],
-                                  " ".join([*module, "check", "--problem", problem]), timeout=120)  # fmt: skip
+                                  " ".join([*module, "check", "--problem", problem]), cwd=project,
+                                  timeout=120)  # fmt: skip
             else:
                 question = PROBLEMS[problem][0]
                 check = f'grep -q "ANSWER: {PROBLEMS[problem][1]}$" "$AGENTRACER_MAS_STDOUT"'
-                program = Program([sys.executable, "-S", str(team), question], check, timeout=120)
+                program = Program([sys.executable, "-S", str(team), question], check,
+                                  cwd=project, timeout=120)  # fmt: skip
             directory = Path(tmp) / "recordings" / problem
             record(program, make_upstream("openai/bench", connection), directory)
             recordings.append(directory)

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from agentracer.cli.common import (
     BaseUrlOpt,
+    EndpointLimitOpt,
     RayAddressOpt,
     RayOpt,
     TimeoutOpt,
@@ -29,6 +30,7 @@ from agentracer.replay.counterfactual import ModelAnalyzer
 from agentracer.replay.injection import OPERATORS, ModelAttacker
 from agentracer.replay.recording import Recording
 from agentracer.replay.upstream import Upstream, make_upstream
+from agentracer.replay.workspace import DEFAULT_LIMIT_MB
 from agentracer.scale.annotate import annotate_on_ray
 
 
@@ -65,6 +67,16 @@ def annotate_command(
     yes: Annotated[bool, YesOpt] = False,
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
+    endpoint_limit: EndpointLimitOpt = None,
+    cwd_copy_limit: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="with Ray: each replay runs in a copy of the recorded working directory when "
+            "it holds at most this many MB (larger: an error); 0 runs them all in the recorded "
+            "directory itself",
+        ),
+    ] = DEFAULT_LIMIT_MB,
 ) -> None:
     """Label recordings (failed: counterfactual replay; successful: fault injection) into a
     Who&When-schema dataset that `agentracer eval --bench DIR` scores.
@@ -87,13 +99,12 @@ def annotate_command(
         err.print(f"{escape(report.recording)}: {report.status} ({report.replays} replays)")
 
     if ray or ray_address:
-        if attacker:
-            raise AgenTracerError("--attacker is not supported with --ray yet; drop one of them")
         connect_ray(ray_address)
         reports = annotate_on_ray(
             recordings, out_dir, analyzer=analyzer or default_model_name(connection),
             upstream_for=lambda recording: model or recording.model, connection=connection,
-            options=options, on_progress=progress,
+            options=options, on_progress=progress, attacker=attacker,
+            endpoint_limit=endpoint_limit, cwd_copy_limit_mb=cwd_copy_limit,
         )  # fmt: skip
         _summary(reports, out_dir)
         return

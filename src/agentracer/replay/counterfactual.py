@@ -28,6 +28,7 @@ from agentracer.formats.recorded_run import call_index, to_trajectory
 from agentracer.llm import ChatModel, ChatRequest, usage_of
 from agentracer.replay.majority import majority_replay
 from agentracer.replay.upstream import Upstream
+from agentracer.replay.workspace import PrivateCwd
 from agentracer.tracers.prompts import render_log, task_block
 from agentracer.trajectory import Trajectory, Usage
 
@@ -194,15 +195,17 @@ async def try_candidate(
     work_dir: Path,
     *,
     k: int = 1,
+    private_cwd: PrivateCwd | None = None,
 ) -> Tried:
     """Ask for a fix of `step` and replay it (majority of `k`) into `work_dir/step<N>-replay-i`;
-    each replay runs behind its own proxy port and writes its own directory."""
+    each replay runs behind its own proxy port and writes its own directory (and, with
+    `private_cwd`, runs in its own copy of the recorded working directory)."""
     fix = await analyzer.propose_fix(trajectory, step, feedback)
     call = call_index(trajectory, step)
     vote = majority_replay(
         recording_dir, call, fix, upstream, k=k,
         out_prefix=work_dir / f"step{step}-replay",
-        wanted=lambda replayed: replayed.outcome.success is True,
+        wanted=lambda replayed: replayed.outcome.success is True, private_cwd=private_cwd,
     )  # fmt: skip
     attempt = Attempt(step=step, call=call, fix=fix, outcomes=vote.outcomes, flipped=vote.won)
     live = sum(c.origin == "live" for _, replayed in vote.replays for c in replayed.calls())

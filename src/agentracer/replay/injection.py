@@ -22,6 +22,7 @@ from agentracer.formats.recorded_run import call_index, to_trajectory
 from agentracer.llm import ChatModel, ChatRequest, usage_of
 from agentracer.replay.majority import majority_replay
 from agentracer.replay.upstream import Upstream
+from agentracer.replay.workspace import PrivateCwd
 from agentracer.trajectory import Trajectory, Usage
 
 Operator = Callable[[str, random.Random], str | None]
@@ -310,6 +311,7 @@ def try_injection(
     work_dir: Path,
     k: int,
     result: InjectionResult,
+    private_cwd: PrivateCwd | None = None,
 ) -> Injection:
     call = call_index(trajectory, step)
     content, tool_calls = message
@@ -317,7 +319,7 @@ def try_injection(
     vote = majority_replay(
         recording_dir, call, content, upstream, k=k, tool_calls=tool_calls,
         out_prefix=work_dir / f"step{step}-{slug}",
-        wanted=lambda replayed: replayed.outcome.status in FAILING,
+        wanted=lambda replayed: replayed.outcome.status in FAILING, private_cwd=private_cwd,
     )  # fmt: skip
     result.replays += len(vote.replays)
     failing_dir = next((str(out) for out, r in vote.replays if r.outcome.status in FAILING), None)

@@ -14,6 +14,7 @@ from typing import Any
 from agentracer.formats.recording import Recording
 from agentracer.replay.session import replay
 from agentracer.replay.upstream import Upstream
+from agentracer.replay.workspace import PrivateCwd
 
 
 @dataclass
@@ -43,13 +44,18 @@ def majority_replay(
     out_prefix: Path,
     wanted: Callable[[Recording], bool],
     tool_calls: list[dict[str, Any]] | None = None,
+    private_cwd: PrivateCwd | None = None,
 ) -> Vote:
     """Replay `recording_dir` with call `call` answered by `content`, at most `k` times (the
-    i-th into `<out_prefix>-i`), until `wanted` outcomes win or can no longer win a majority."""
+    i-th into `<out_prefix>-i`), until `wanted` outcomes win or can no longer win a majority.
+    `private_cwd`: each replay in its own copy of the recorded working directory."""
     vote = Vote()
     for attempt in range(k):
         out = out_prefix.with_name(f"{out_prefix.name}-{attempt}")
-        replayed = replay(recording_dir, call, content, upstream, out, tool_calls=tool_calls)
+        replayed = replay(
+            recording_dir, call, content, upstream, out, tool_calls=tool_calls,
+            private_cwd=private_cwd,
+        )  # fmt: skip
         vote.replays.append((out, replayed))
         vote.wins += wanted(replayed)
         if vote.wins > k / 2 or len(vote.replays) - vote.wins >= k / 2:

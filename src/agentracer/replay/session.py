@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,8 +31,10 @@ from agentracer.replay.proxy import ReplayProxy
 from agentracer.replay.recording import Outcome, Recording, ReplayInfo
 from agentracer.replay.signing import sign
 from agentracer.replay.upstream import Upstream
+from agentracer.replay.workspace import PrivateCwd
 
 MISSING_COMMAND = 127
+WORKDIR = "workdir"  # a private copy of the working directory, inside the run's directory
 # Never handed to the recorded program: it gets the run's token as its key instead.
 SCRUBBED_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 
@@ -52,6 +54,7 @@ class Program:
     check_timeout: float = 120.0
     agent_patterns: list[str] = field(default_factory=list)  # REGEX=AGENT
     isolate: bool = True  # own PID/mount namespaces where the system allows (replay.isolation)
+    private_cwd: PrivateCwd | None = None  # run in a fresh copy of `cwd` (replay.workspace)
 
 
 def _fresh_dir(out_dir: Path) -> None:
@@ -222,6 +225,26 @@ def run_session(
     (signed, see `replay.signing`). `secrets` are credentials the program must never see."""
     _fresh_dir(out_dir)
     isolated = isolation(program.isolate)
+    copied: Path | None = None
+    if program.private_cwd is not None and not program.private_cwd.shared:
+        copied = program.private_cwd.copy(program.cwd, out_dir / WORKDIR)
+    try:
+        return _session(program, policy, out_dir, isolated, copied, model_name, replay, secrets)
+    finally:
+        if copied is not None:
+            PrivateCwd.remove(copied)
+
+
+def _session(
+    program: Program,
+    policy: Policy,
+    out_dir: Path,
+    isolated: Isolation,
+    copied: Path | None,
+    model_name: str,
+    replay: ReplayInfo | None,
+    secrets: tuple[str, ...],
+) -> Recording:
     recording = Recording(
         isolation=isolated.description,
         id=uuid.uuid4().hex[:12],
@@ -245,16 +268,17 @@ def run_session(
     )
     proxy = ReplayProxy(policy, log, model_name=model_name, patterns=patterns).start()
     started = time.perf_counter()
+    running = program if copied is None else replace(program, cwd=copied)
     try:
         env = _program_env(proxy, out_dir, secrets)
-        exit_code, message = _run_program(program, env, out_dir, isolated)
+        exit_code, message = _run_program(running, env, out_dir, isolated)
     finally:
         proxy.stop()
         log.close()
     recording.seconds = time.perf_counter() - started
     recording.events = rec.renumbered(list(proxy.events))
     recording.task = proxy.task
-    recording.outcome = _judge(program, proxy, exit_code, message, env, out_dir, isolated)
+    recording.outcome = _judge(running, proxy, exit_code, message, env, out_dir, isolated)
     if replay is not None and isinstance(policy, ReplayPolicy):
         recording.replay = replay.model_copy(update={"divergence": policy.divergence})
     recording = sign(recording)
@@ -284,10 +308,12 @@ def replay(
     timeout: float | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
     isolate: bool = True,
+    private_cwd: PrivateCwd | None = None,
 ) -> Recording:
     """Re-run a recorded program: calls before `at` from the recording, call `at` answered
     with `content` (and `tool_calls`, if given), later calls live. The replayed run is itself a
-    recording."""
+    recording. With `private_cwd` it runs in a fresh copy of the recorded working directory
+    (`out_dir/workdir`, removed afterwards; see `replay.workspace`)."""
     source = rec.load(source_dir)
     policy = ReplayPolicy(source, at, content, upstream, on_divergence, tool_calls)
     program = Program(
@@ -297,6 +323,7 @@ def replay(
         timeout=timeout or max(60.0, 3 * source.seconds),
         agent_patterns=source.agent_patterns,
         isolate=isolate,
+        private_cwd=private_cwd,
     )
     info = ReplayInfo(
         source=str(source_dir),

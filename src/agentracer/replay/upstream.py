@@ -39,6 +39,7 @@ class OpenAIUpstream:
         self.name = f"openai/{model}"
         self.model = model
         base_url = connection.base_url or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = base_url  # names the endpoint (scale.limiter shares limits by it)
         api_key = connection.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
         # The real key: the recorder scrubs it from the recorded program's environment.
         self.secrets = (api_key,) if api_key != PLACEHOLDER_KEY else ()

@@ -3,9 +3,10 @@
 A Ray actor (`EndpointLimiter`, one per cluster) holds, per endpoint, a semaphore of `limit`
 slots (fixed by the first caller for that endpoint) and the time until which the endpoint is
 paused. Each worker wraps its model's backend in
-`SharedLimitBackend`: a call takes a slot for its whole duration (so `limit` holds across the
-cluster, not per worker), and every HTTP attempt, the SDK's own retries included, first waits
-out the endpoint's pause. A 429 seen by any worker doubles the shared backoff (or honours the
+`SharedLimitBackend` (async: tracers, the annotate analyzer and attacker), and each replay's
+upstream in `SharedLimitUpstream` (sync: called from the replay proxy's threads): a call takes a
+slot for its whole duration (so `limit` holds across the cluster, not per worker), and every
+HTTP attempt, the SDK's own retries included, first waits out the endpoint's pause. A 429 seen by any worker doubles the shared backoff (or honours the
 server's `Retry-After`) and pauses every worker; successes halve it again.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from agentracer.llm.backend import Backend
 from agentracer.llm.types import ChatRequest, ChatResponse
+from agentracer.replay.upstream import Upstream
 from agentracer.scale.cluster import require_ray
 
 LIMITER_NAME = "agentracer-endpoint-limiter"
@@ -85,10 +87,11 @@ def get_limiter() -> Any:
     return actor.options(name=LIMITER_NAME, namespace=NAMESPACE, get_if_exists=True).remote()
 
 
-def endpoint_key(backend: Backend) -> str:
-    """What identifies an endpoint: the server URL for OpenAI-compatible backends."""
+def endpoint_key(backend: Backend | Upstream) -> str:
+    """What identifies an endpoint: the server URL for OpenAI-compatible backends and
+    upstreams (the same server is one endpoint whichever model is asked of it)."""
     base_url = getattr(backend, "base_url", None)
-    return str(base_url) if base_url else backend.name
+    return str(base_url).rstrip("/") if base_url else backend.name
 
 
 class SharedLimitBackend:
@@ -135,6 +138,52 @@ def _hook_http_attempts(inner: Backend, limiter: Any, key: str) -> None:
             limiter.succeeded.remote(key)
 
     http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [before], "response": [after]})
+    inner.client = client.with_options(http_client=http)  # type: ignore[attr-defined]
+
+
+class SharedLimitUpstream:
+    """A replay upstream whose calls take a cluster-wide slot and respect the cluster-wide
+    pause; synchronous, as the replay proxy calls its upstream from its request threads."""
+
+    def __init__(self, inner: Upstream, limiter: Any, limit: int = DEFAULT_LIMIT) -> None:
+        self.inner = inner
+        self.limiter = limiter
+        self.limit = limit
+        self.key = endpoint_key(inner)
+        self.name = inner.name
+        self.secrets = inner.secrets
+        _hook_sync_http_attempts(inner, limiter, self.key)
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        ray = require_ray()
+        ray.get(self.limiter.acquire.remote(self.key, self.limit))
+        try:
+            return self.inner.complete(body)
+        finally:
+            self.limiter.release.remote(self.key)
+
+
+def _hook_sync_http_attempts(inner: Upstream, limiter: Any, key: str) -> None:
+    """`_hook_http_attempts` for the synchronous client of an `OpenAIUpstream`."""
+    client = getattr(inner, "client", None)
+    if client is None:
+        return
+    import openai
+
+    ray = require_ray()
+
+    def before(_request: Any) -> None:
+        wait = ray.get(limiter.pause_left.remote(key))
+        if wait > 0:
+            time.sleep(wait)
+
+    def after(response: Any) -> None:
+        if response.status_code == 429:
+            ray.get(limiter.rate_limited.remote(key, _retry_after(response.headers)))
+        elif response.status_code < 400:
+            limiter.succeeded.remote(key)
+
+    http = openai.DefaultHttpxClient(event_hooks={"request": [before], "response": [after]})
     inner.client = client.with_options(http_client=http)  # type: ignore[attr-defined]
 
 

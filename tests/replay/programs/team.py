@@ -1,10 +1,13 @@
 """A small scripted multi-agent program for the replay-lab tests (uses only the openai SDK).
 
     python team.py [--stream] [--diverge-file PATH] [--crash] [--hang] [--no-calls]
+                   [--scratch FILE [--scratch-wait SECONDS]]
 
 Planner -> Worker -> Reviewer, each one chat completion; the worker's output goes into the
 reviewer's prompt, so a changed worker answer changes what the reviewer is asked. It reports a
-tool result and its task to the proxy, and prints `FINAL: <reviewer answer>`.
+tool result and its task to the proxy, and prints `FINAL: <reviewer answer>`. With `--scratch`
+the worker's output goes through a file in the working directory (written, then read back
+after `--scratch-wait` seconds), as programs that keep state in files do.
 """
 
 import argparse
@@ -67,6 +70,8 @@ def main():
     parser.add_argument("--print-key", action="store_true")
     parser.add_argument("--question", default="Plan, do and review a task.")
     parser.add_argument("--answer", default="approved")
+    parser.add_argument("--scratch")
+    parser.add_argument("--scratch-wait", type=float, default=0.0)
     args = parser.parse_args()
     if args.print_key:
         print("KEY:", os.environ.get("OPENAI_API_KEY"))
@@ -81,6 +86,10 @@ def main():
     plan = ask(client, "Planner", "You are the planner.", "Make a plan.", args.stream)
     extra = Path(args.diverge_file).read_text() if args.diverge_file else ""
     work = ask(client, "Worker", "You are the worker.", f"Do this: {plan}{extra}", args.stream)
+    if args.scratch:
+        Path(args.scratch).write_text(work)
+        time.sleep(args.scratch_wait)
+        work = Path(args.scratch).read_text()
     report({"kind": "tool", "agent": "checker", "content": f"checked: {work}"})
     if args.crash:
         raise SystemExit(3)
