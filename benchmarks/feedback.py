@@ -95,6 +95,12 @@ def main() -> int:
         "--budget-minutes", type=float,
         help="start no new task after this many minutes (the rest are listed as not run)",
     )  # fmt: skip
+    parser.add_argument(
+        "--reverse", action="store_true",
+        help="take each system's tasks last to first: a second process with --reverse and "
+        "another --work splits a long run in two; append the second results.jsonl's lines "
+        "(after its first) to the first's, and the same command again prints the whole table",
+    )  # fmt: skip
     args = parser.parse_args()
     systems = args.system or ["math"]
     settings = {"model": args.model, "tracer": args.tracer, "write": args.write, "seed": 0}
@@ -110,6 +116,7 @@ def main() -> int:
     for system in systems:
         results[system] = []
         todo = tasks(system, args.tasks, args.timeout)
+        todo = todo[::-1] if args.reverse else todo
         for index, (name, program) in enumerate(todo, 1):
             result = log.get(system, name)
             if result is None:
