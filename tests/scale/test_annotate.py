@@ -39,8 +39,13 @@ def _upstream_name(source: Recording) -> str:
 
 @pytest.fixture
 def recordings(tmp_path: Path) -> list[Path]:
-    record(team(*ARITHMETIC), ArithmeticUpstream(buggy=True), tmp_path / "failed")
-    record(team(*ARITHMETIC), ArithmeticUpstream(), tmp_path / "succeeded")
+    # Recorded in a small project directory of their own: every Ray replay copies the
+    # recorded working directory, and the test's own (a checkout with its .venv) is too big.
+    project = tmp_path / "project"
+    project.mkdir()
+    program = dataclasses.replace(team(*ARITHMETIC), cwd=project)
+    record(program, ArithmeticUpstream(buggy=True), tmp_path / "failed")
+    record(program, ArithmeticUpstream(), tmp_path / "succeeded")
     return [tmp_path / "failed", tmp_path / "succeeded"]
 
 
