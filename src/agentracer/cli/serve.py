@@ -153,11 +153,13 @@ def serve(
             "this machine can send spans and read every stored trace (no authentication).[/]"
         )
     service.start()
-    endpoint = service.endpoint
-    err.print(f"store: {escape(str(service.store.path))}")
-    err.print(f"OTLP/HTTP: {endpoint}/v1/traces  (OTEL_EXPORTER_OTLP_ENDPOINT={endpoint})")
-    err.print(f"UI: {endpoint}/   tracer: {escape(tracer)}   settle: {settle:g} s")
+    # Everything after start() is inside the try: a Ctrl-C that lands while the banner is
+    # printed must still stop the worker thread, or the process would never exit.
     try:
+        endpoint = service.endpoint
+        err.print(f"store: {escape(str(service.store.path))}")
+        err.print(f"OTLP/HTTP: {endpoint}/v1/traces  (OTEL_EXPORTER_OTLP_ENDPOINT={endpoint})")
+        err.print(f"UI: {endpoint}/   tracer: {escape(tracer)}   settle: {settle:g} s")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
