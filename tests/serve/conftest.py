@@ -3,6 +3,7 @@ OpenTelemetry SDK tracer provider that exports to it."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,13 @@ def sdk_provider() -> Iterator[Callable[..., TracerProvider]]:
     yield make
     for provider in providers:
         provider.shutdown()
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a server the test stops with SIGINT: a shell that starts the suite in
+    the background (`pytest &`) leaves SIGINT ignored, children inherit that, and Python then
+    keeps ignoring it, so Ctrl-C would never reach the server."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 from tests.browser import browser, page  # noqa: E402, F401  (the real-browser fixtures)

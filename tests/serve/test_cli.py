@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from agentracer.cli import app
 from agentracer.serve.store import TraceStore
 from agentracer.trajectory import Step, StepKind, Trajectory, Verdict
+from tests.serve.conftest import interruptible
 from tests.serve.test_store import span
 
 runner = CliRunner()
@@ -79,6 +80,7 @@ def test_serve_warns_loudly_when_not_on_loopback(tmp_path: Path) -> None:
         [sys.executable, "-m", "agentracer.cli", "serve", "--host", "0.0.0.0", "--port", "0",
          "--store", str(tmp_path), "--tracer", "random"],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "80"},
+        preexec_fn=interruptible,
     )  # fmt: skip
     try:
         seen = ""

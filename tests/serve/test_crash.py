@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from agentracer.serve.store import STORE_FILE, TraceStore
+from tests.serve.conftest import interruptible
 from tests.serve.test_receiver import post
 
 SPANS_PER_REQUEST = 40
@@ -24,6 +25,7 @@ def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
         [sys.executable, "-m", "agentracer.cli", "serve", "--port", "0", "--store", str(store),
          "--settle", "3600", "--tracer", "last-agent-step"],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+        preexec_fn=interruptible,
     )  # fmt: skip
     assert process.stderr is not None
     deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -10,10 +11,21 @@ from agentracer.scale.cluster import require_ray
 Item = dict[str, Any]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def error_line(error: BaseException) -> str:
-    """The first line of a Ray error: which task failed and why, without the traceback."""
-    lines = str(error).strip().splitlines()
-    return f"Ray task failed: {lines[0] if lines else type(error).__name__}"
+    """One line saying why a Ray task failed, without the traceback. A task's own exception
+    is Ray's `cause` (its text's first line only names the task); other Ray errors (a worker
+    that died) say why in their last line."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        text = f"{type(cause).__name__}: {cause}"
+    else:
+        lines = [line for line in _ANSI.sub("", str(error)).splitlines() if line.strip()]
+        text = lines[-1] if lines else type(error).__name__
+    first = text.strip().splitlines()
+    return f"Ray task failed: {first[0] if first else type(error).__name__}"
 
 
 def run_tasks(
