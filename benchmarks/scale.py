@@ -140,6 +140,20 @@ def with_ray(workers: int, work: Callable[[], int]) -> tuple[int, float]:
         ray.shutdown()
 
 
+def ray_rows(
+    job: str, unit: str, workers_list: list[int], work: Callable[[], int]
+) -> list[list[str]]:
+    """One table row per Ray cluster size; scaling is against the first (smallest) size."""
+    rows, base = [], None
+    for workers in workers_list:
+        done, seconds = with_ray(workers, work)
+        rate = done / seconds
+        base = base or rate
+        rows.append([job, f"Ray, {workers} worker(s)", f"{done}", f"{seconds:.1f}",
+                     f"{rate:.2f} {unit}", f"{rate / base:.2f}x of {workers}x"])  # fmt: skip
+    return rows
+
+
 def bench_eval(args: argparse.Namespace, server: LatencyServer, rows: list[list[str]]) -> None:
     from agentracer.evaluation import RunConfig, run_evaluation
     from agentracer.formats import load_benchmark
@@ -176,17 +190,11 @@ def bench_eval(args: argparse.Namespace, server: LatencyServer, rows: list[list[
         with tempfile.TemporaryDirectory() as out:
             return run_evaluation_on_ray(benchmark, config(1), Path(out)).computed
 
-    base = None
     for concurrency in (1, 4):
         done, seconds = timed(lambda c=concurrency: in_process(c))
         rows.append(["eval", f"in-process, concurrency {concurrency}", f"{done}", f"{seconds:.1f}",
                      f"{done / seconds:.2f} traj/s", "-"])  # fmt: skip
-    for workers in args.workers:
-        done, seconds = with_ray(workers, on_ray)
-        rate = done / seconds
-        base = base or rate
-        rows.append(["eval", f"Ray, {workers} worker(s)", f"{done}", f"{seconds:.1f}",
-                     f"{rate:.2f} traj/s", f"{rate / base:.2f}x of {workers}x"])  # fmt: skip
+    rows += ray_rows("eval", "traj/s", args.workers, on_ray)
     assert all(row[2] == str(n) for row in rows if row[0] == "eval"), "a run lost trajectories"
 
 
@@ -242,13 +250,7 @@ def bench_annotate(args: argparse.Namespace, server: LatencyServer, rows: list[l
         done, seconds = timed(sequential)
         rows.append(["annotate", "in-process (sequential)", f"{done}", f"{seconds:.1f}",
                      f"{done / seconds:.2f} replays/s", "-"])  # fmt: skip
-        base = None
-        for workers in args.workers:
-            done, seconds = with_ray(workers, on_ray)
-            rate = done / seconds
-            base = base or rate
-            rows.append(["annotate", f"Ray, {workers} worker(s)", f"{done}", f"{seconds:.1f}",
-                         f"{rate:.2f} replays/s", f"{rate / base:.2f}x of {workers}x"])  # fmt: skip
+        rows += ray_rows("annotate", "replays/s", args.workers, on_ray)
 
 
 def main() -> None:
