@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar, TextIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -93,7 +93,7 @@ def prepare_run_dir(out_dir: Path, config: RunConfig) -> dict[str, RecordResult]
     finished = read_results(out_dir / RESULTS_FILE)
     if previous is None and finished:
         _check_recovered(out_dir, config, finished)
-    _write_atomically(config_path, config.model_dump_json(indent=2))
+    write_atomically(config_path, config.model_dump_json(indent=2))
     return finished
 
 
@@ -125,7 +125,7 @@ def _check_recovered(out_dir: Path, config: RunConfig, finished: dict[str, Recor
         )
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write `path` whole or not at all (a kill mid-write leaves the old file)."""
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
@@ -136,26 +136,34 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def read_results(path: Path) -> dict[str, RecordResult]:
-    """Finished results keyed by trajectory id. A torn line (from a kill, possibly cut inside
-    a multi-byte character) is dropped, and only that line."""
+    """Finished results keyed by trajectory id (see `read_lines`)."""
+    return read_lines(path, RecordResult)
+
+
+Line = TypeVar("Line", bound=BaseModel)
+
+
+def read_lines(path: Path, model: type[Line]) -> dict[str, Line]:
+    """The lines of a run's JSON Lines file, keyed by their `id`. A torn line (from a kill,
+    possibly cut inside a multi-byte character) is dropped, and only that line."""
     if not path.exists():
         return {}
-    results: dict[str, RecordResult] = {}
+    lines: dict[str, Line] = {}
     good_lines: list[str] = []
     torn = False
     for raw in path.read_bytes().split(b"\n"):
         if not raw.strip():
             continue
         try:
-            result = RecordResult.model_validate_json(raw.decode("utf-8"))
+            line = model.model_validate_json(raw.decode("utf-8"))
         except (ValidationError, UnicodeDecodeError):
             torn = True
             continue
-        results[result.id] = result
-        good_lines.append(result.model_dump_json())
+        lines[line.id] = line  # type: ignore[attr-defined]
+        good_lines.append(line.model_dump_json())
     if torn:  # rewrite so later appends follow a clean line
-        _write_atomically(path, "".join(f"{line}\n" for line in good_lines))
-    return results
+        write_atomically(path, "".join(f"{text}\n" for text in good_lines))
+    return lines
 
 
 def _append(handle: TextIO, result: RecordResult) -> None:

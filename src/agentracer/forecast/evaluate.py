@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentracer.errors import AgenTracerError, RunDirectoryError
 from agentracer.evaluation.lock import RunLock
-from agentracer.evaluation.runner import _write_atomically  # whole or not at all, fsynced
+from agentracer.evaluation.runner import read_lines, write_atomically
 from agentracer.forecast.baselines import (
     FirstStepForecaster,
     NeverForecaster,
@@ -113,30 +113,13 @@ def _open(out_dir: Path, config: ForecastRunConfig) -> dict[str, ForecastRecord]
                 "--out to start a new run",
                 path=out_dir,
             )
-    _write_atomically(path, config.model_dump_json(indent=2))
+    write_atomically(path, config.model_dump_json(indent=2))
     return read_records(out_dir / RESULTS_FILE)
 
 
 def read_records(path: Path) -> dict[str, ForecastRecord]:
     """Finished records by case id; a line torn by a kill is dropped (and only that line)."""
-    records: dict[str, ForecastRecord] = {}
-    if not path.exists():
-        return records
-    good: list[str] = []
-    torn = False
-    for raw in path.read_bytes().split(b"\n"):
-        if not raw.strip():
-            continue
-        try:
-            record = ForecastRecord.model_validate_json(raw.decode("utf-8"))
-        except (ValidationError, UnicodeDecodeError):
-            torn = True
-            continue
-        records[record.id] = record
-        good.append(record.model_dump_json())
-    if torn:
-        _write_atomically(path, "".join(f"{line}\n" for line in good))
-    return records
+    return read_lines(path, ForecastRecord)
 
 
 async def forecast_case(
@@ -292,10 +275,10 @@ def table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def write_summary(out_dir: Path, summary: dict[str, Any]) -> None:
     """`forecast-summary.json` and `forecast.md`."""
-    _write_atomically(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    write_atomically(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     header, rows = table(summary)
     lines = [f"# Forecasting: {summary['forecaster']} on {summary['bench']}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", *[f"- {note}" for note in summary["notes"]]]
-    _write_atomically(out_dir / TABLE_FILE, "\n".join(lines) + "\n")
+    write_atomically(out_dir / TABLE_FILE, "\n".join(lines) + "\n")
