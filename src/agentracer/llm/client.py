@@ -103,13 +103,11 @@ def _local_backend(spec: str, connection: ConnectionSettings) -> Backend:
     threads = int(threads_set) if threads_set else None
     path = local_model_file(spec)
     if spec in CATALOGUE:
-        window = CATALOGUE[spec].context_window
-        return EmbeddedBackend(
-            path, name=spec, context_window=window, parallel=parallel, threads=threads
-        )
-    window = int(connection.extra.get("context_window", 8192))
+        name, window = spec, CATALOGUE[spec].context_window
+    else:
+        name, window = path.name, int(connection.extra.get("context_window", 8192))
     return EmbeddedBackend(
-        path, name=path.name, context_window=window, parallel=parallel, threads=threads
+        path, name=name, context_window=window, parallel=parallel, threads=threads
     )
 
 
