@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from agentracer.errors import AgenTracerError
 from agentracer.forecast.online import Forecaster, TooShortError, read_step
 from agentracer.serve.assemble import Assembler, assemble
-from agentracer.serve.store import OPEN, TraceStore
+from agentracer.serve.store import OPEN, TraceStore, TraceSummary
 from agentracer.trajectory import StepKind, Trajectory
 
 
@@ -44,10 +44,7 @@ class FollowResult:
 Event = Callable[[str], None]
 
 
-def _ended(store: TraceStore, trace_id: str, quiet: float) -> bool:
-    stored = store.get_trace(trace_id)
-    assert stored is not None
-    summary = stored.summary
+def _ended(summary: TraceSummary, quiet: float) -> bool:
     if summary.state != OPEN:
         return True
     return summary.root_ended and time.time() - summary.last_seen >= quiet
@@ -96,8 +93,15 @@ async def follow(
     next_step = 0
     trajectory: Trajectory | None = None
     while True:
-        ended = _ended(store, trace_id, quiet)  # before reading: no span may slip in between
-        n_spans, assembled = _assemble(store, trace_id, assembler)
+        stored = store.get_trace(trace_id)
+        assert stored is not None
+        # `ended` is taken before the spans are read, so no span can slip in between; and a
+        # trace whose span count has not changed is not assembled again.
+        ended = _ended(stored.summary, quiet)
+        if stored.summary.n_spans == seen_spans:
+            n_spans, assembled = seen_spans, None
+        else:
+            n_spans, assembled = _assemble(store, trace_id, assembler)
         if assembled is not None and n_spans != seen_spans:
             seen_spans, trajectory = n_spans, assembled
             say(f"{n_spans} spans, {len(assembled.steps)} steps")
