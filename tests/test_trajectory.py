@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from agentracer.formats import Benchmark
-from agentracer.trajectory import Label, Step, Trajectory, Usage, Verdict
+from agentracer.trajectory import AnnotatedFailure, Label, Step, Trajectory, Usage, Verdict
 
 
 def _steps(n: int) -> list[Step]:
@@ -61,3 +61,21 @@ def test_usage_adds_up() -> None:
         calls=2, seconds=1
     )
     assert total == Usage(calls=3, prompt_tokens=2, completion_tokens=3, seconds=1.5)
+
+
+def test_several_annotated_failures_round_trip_and_are_checked_against_the_history() -> None:
+    label = Label(
+        agent="A",
+        step=1,
+        failures=[
+            AnnotatedFailure(agent="A", step=3, category="FM-2.6"),
+            AnnotatedFailure(agent="A", step=1),
+        ],
+    )
+    trajectory = Trajectory(
+        id="t", steps=_steps(4), context="You are a shop assistant.", label=label
+    )
+    assert trajectory.label is not None and trajectory.label.failure_steps() == [1, 3]
+    assert Trajectory.model_validate_json(trajectory.model_dump_json()) == trajectory
+    with pytest.raises(ValidationError, match="labelled step 3 is outside"):
+        Trajectory(id="t", steps=_steps(3), label=label)

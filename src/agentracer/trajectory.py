@@ -68,13 +68,35 @@ class Provenance(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class AnnotatedFailure(_Model):
+    """One failure an annotator marked in the run; a run may hold several (AgentRx does)."""
+
+    agent: str
+    step: int = Field(ge=0)
+    category: str | None = None
+    reason: str = ""
+
+
 class Label(_Model):
-    """The decisive error: the agent that acted at the earliest step whose fix flips the outcome."""
+    """The decisive error: the agent that acted at the earliest step whose fix flips the outcome.
+
+    `agent` and `step` are always the decisive one (what top-1 is scored on); `failures` holds
+    every failure the annotators marked, the decisive one included, when the source has more
+    than one (scored as "hit any annotated failure").
+    """
 
     agent: str
     step: int = Field(ge=0)
     reason: str = ""
     provenance: Provenance = Field(default_factory=Provenance)
+    failures: list[AnnotatedFailure] = Field(
+        default_factory=list,
+        description="every annotated failure (decisive one included); empty when only one",
+    )
+
+    def failure_steps(self) -> list[int]:
+        """Steps of every annotated failure, the decisive one included, in order."""
+        return sorted({self.step, *(failure.step for failure in self.failures)})
 
 
 class Source(_Model):
@@ -95,6 +117,11 @@ class Trajectory(_Model):
     id: str
     question: str = ""
     ground_truth: str | None = None
+    context: str = Field(
+        default="",
+        description="what the agents were told before the run (a system prompt, a policy): "
+        "shown and given to tracers, never a step that can be blamed",
+    )
     steps: list[Step]
     agents: list[str] = Field(
         default_factory=list, description="blamable agents, in order of first appearance"
@@ -120,11 +147,13 @@ class Trajectory(_Model):
                 raise ValueError(
                     f"step indices must be 0, 1, 2, ...: position {position} has index {step.index}"
                 )
-        if self.label is not None and self.label.step >= len(self.steps):
-            raise ValueError(
-                f"the labelled step {self.label.step} is outside the history "
-                f"(steps 0..{len(self.steps) - 1})"
-            )
+        if self.label is not None:
+            for step in self.label.failure_steps():
+                if step >= len(self.steps):
+                    raise ValueError(
+                        f"the labelled step {step} is outside the history "
+                        f"(steps 0..{len(self.steps) - 1})"
+                    )
         return self
 
     def agent_steps(self) -> list[Step]:
