@@ -273,8 +273,8 @@ def evaluate(
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as run_dir:
     ...     summary = evaluate("examples/failed_run.json", tracer="last-agent-step", out=run_dir)
-    >>> summary["all"]["n"], summary["all"]["agent_accuracy"], summary["tracer"]
-    (1, 0.0, 'last-agent-step')
+    >>> summary["subsets"]["all"]["n"], summary["subsets"]["all"]["agent_accuracy"]
+    (1, 0.0)
     """
     from agentracer.evaluation import RunConfig
     from agentracer.evaluation import evaluate as run

@@ -60,7 +60,7 @@ def test_traces_list_show_export(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     # The export is our trajectory JSON, so the other commands read it.
     result = runner.invoke(app, ["attribute", str(out), "--tracer", "first-agent-step", "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["agent"] == "Planner"
+    assert result.exit_code == 0 and json.loads(result.stdout)["verdict"]["agent"] == "Planner"
 
 
 def test_traces_errors_are_one_line(tmp_path: Path) -> None:
