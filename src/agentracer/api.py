@@ -39,7 +39,7 @@ object (AutoGen `TaskResult`, AG2 `ChatResult`, a LangGraph state, a smolagents 
 T = TypeVar("T")
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to completion, also from inside a running event loop (a notebook): then
     on a worker thread with its own loop, since a loop cannot be re-entered."""
     try:
@@ -202,7 +202,7 @@ def attribute(
     >>> print(verdict)  # doctest: +ELLIPSIS
     Verification_Expert at step 4 (confidence 0.57): ranked first of 5 agent steps ...
     """
-    return _run(
+    return run_sync(
         aattribute(
             source, tracer, model, index=index, with_ground_truth=with_ground_truth, seed=seed,
             base_url=base_url, settings=settings, export=export, **options,

@@ -3,7 +3,6 @@ each blamed span there."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
@@ -71,6 +70,7 @@ def phoenix_command(
 ) -> None:
     """Read Phoenix's traces, attribute the failed ones, annotate each blamed span in Phoenix
     (a re-run updates the annotations, never duplicates them)."""
+    from agentracer.api import run_sync
     from agentracer.export.document import document
     from agentracer.export.phoenix import PhoenixClient
     from agentracer.export.phoenix_sync import PhoenixAnnotator, TraceResult, parse_time
@@ -104,7 +104,7 @@ def phoenix_command(
             finally:
                 await annotator.tracer.aclose()
 
-        results = asyncio.run(run())
+        results = run_sync(run())
     finally:
         client.close()
     if as_json:
