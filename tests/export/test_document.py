@@ -4,10 +4,13 @@ source ids (trace, span, message or call id), so a verdict points back into the 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agentracer.cli import app
+from agentracer.export.document import SCHEMA_VERSION
 from agentracer.formats import load_file
 from tests.formats.otel_helpers import OPENINFERENCE, WRONG, span_holding
 
@@ -50,3 +53,35 @@ def test_the_text_output_names_the_trace() -> None:
     writer = span_holding(OPENINFERENCE, "llm.output_messages.0.message.content", WRONG)
     assert f"source id: {writer['spanId']}" in result.stdout
     assert f"trace id: {writer['traceId']}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "kind"),
+    [
+        (["tracers"], "tracers"),
+        (["formats"], "formats"),
+        (["models", "list"], "models"),
+        (["show", "examples/failed_run.json"], "trajectory"),
+        (["attribute", "examples/failed_run.json", "--tracer", "fast"], "attribution"),
+        (["forecast", "examples/failed_run.json", "--tracer", "fast-hazard"], "forecast"),
+        (
+            ["eval", "--bench", "examples/failed_run.json", "--tracer", "first-agent-step"],
+            "evaluation",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else " ".join(value[:2]),
+)
+def test_every_json_output_is_one_versioned_document(
+    args: list[str], kind: str, tmp_path: Path
+) -> None:
+    extra = ["--out", str(tmp_path / "run")] if args[0] == "eval" else []
+    result = runner.invoke(app, [*args, *extra, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["version"] == SCHEMA_VERSION == 1 and document["kind"] == kind
+
+
+def test_show_json_carries_the_run_and_its_ids() -> None:
+    result = runner.invoke(app, ["show", str(OPENINFERENCE), "--json"])
+    document = json.loads(result.stdout)
+    assert document["trajectory"]["steps"][0]["source_id"] == document["steps"][0]["span_id"]

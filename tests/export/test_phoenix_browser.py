@@ -22,7 +22,7 @@ WRITER = 5
 
 def test_the_blamed_span_shows_the_annotation_in_phoenix(
     phoenix: Phoenix,
-    page,
+    page,  # noqa: F811
     tmp_path,
 ) -> None:
     runs = send_runs(phoenix.url, tmp_path, project="ui")

@@ -41,14 +41,16 @@ def test_traces_list_show_export(tmp_path: Path) -> None:
     store = str(filled_store(tmp_path / "store"))
     result = runner.invoke(app, ["traces", "list", "--store", store, "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    listed = json.loads(result.stdout)
+    assert (listed["version"], listed["kind"]) == (1, "traces")
+    rows = listed["traces"]
     assert [(r["trace_id"], r["state"], r["failed"]) for r in rows] == [
         ("b" * 32, "open", None),
         (TRACE, "done", True),
     ]
     assert rows[1]["verdict"]["agent"] == "Solver"
     result = runner.invoke(app, ["traces", "list", "--store", store, "--failed", "--json"])
-    assert [r["trace_id"] for r in json.loads(result.stdout)] == [TRACE]
+    assert [r["trace_id"] for r in json.loads(result.stdout)["traces"]] == [TRACE]
     result = runner.invoke(app, ["traces", "list", "--store", store, "--failed"])
     assert (
         result.exit_code == 0 and "1 traces" in result.stdout

@@ -45,6 +45,7 @@ from agentracer.evaluation.report import (
     expectation_table,
 )
 from agentracer.evaluation.runner import NO_GOLD_LABEL, RecordResult, RunOutcome
+from agentracer.export.document import document
 from agentracer.formats import load_benchmark
 from agentracer.formats.benchmarks import (
     BENCH_SUBSETS,
@@ -188,7 +189,7 @@ def eval_command(
             soft_wrap=True,
         )
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(document("evaluation", **summary), indent=2))
     else:
         _print_tables(summary, tracer, bench)
         out.print(

@@ -34,6 +34,7 @@ from agentracer.cli.common import (
     user_errors,
 )
 from agentracer.errors import AgenTracerError
+from agentracer.export.document import SCHEMA_VERSION, document
 
 if TYPE_CHECKING:
     from agentracer.export.phoenix_sync import PhoenixWatcher
@@ -229,14 +230,15 @@ def list_traces(
     store: StoreOpt = None,
     failed: Annotated[bool, typer.Option("--failed", help="only runs judged failed")] = False,
     limit: Annotated[int, typer.Option(help="at most this many, most recent first")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON list")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
 ) -> None:
     """The traces in the store, most recent first, with their verdicts."""
     from agentracer.serve.server import summary_json
 
     summaries = _open_store(store).list_traces(failed=True if failed else None, limit=limit)
     if as_json:
-        typer.echo(json.dumps([summary_json(s) for s in summaries], indent=2))
+        rows = [summary_json(s) for s in summaries]
+        typer.echo(json.dumps(document("traces", traces=rows), indent=2))
         return
     table = Table(title=f"{len(summaries)} traces")
     for column in ("trace", "status", "agents", "steps", "verdict"):
@@ -279,7 +281,7 @@ def show_trace(
     summary, trajectory = stored.summary, stored.trajectory
     if as_json:
         typer.echo(json.dumps({
-            "trace_id": summary.trace_id, "state": summary.state, "failed": summary.failed,
+            "version": SCHEMA_VERSION, "kind": "trace", "trace_id": summary.trace_id, "state": summary.state, "failed": summary.failed,
             "problem": summary.problem,
             "trajectory": None if trajectory is None else trajectory.model_dump(mode="json"),
             "verdicts": [v.model_dump(mode="json") for v in summary.verdicts],

@@ -57,9 +57,15 @@ def show(
     trace: TraceArg,
     index: IndexOpt = None,
     width: Annotated[int, typer.Option(help="characters of each step's content to show")] = 160,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="the trajectory and every step's source ids as JSON")
+    ] = False,
 ) -> None:
     """Pretty-print a trajectory: task, agents, numbered steps and the gold label."""
     trajectory = load_one(trace, index)
+    if as_json:
+        typer.echo(json.dumps(document.trajectory_document(trajectory), indent=2))
+        return
     label = trajectory.label
     out.print(f"[bold]{escape(trajectory.id)}[/bold]  outcome: {trajectory.outcome.value}")
     out.print(f"[bold]question:[/bold] {escape(excerpt(trajectory.question, 400))}")

@@ -62,3 +62,12 @@ def attribution(trajectory: Trajectory, verdict: Verdict) -> dict[str, Any]:
         blamed=blamed,
         steps=steps,
     )
+
+
+def trajectory_document(trajectory: Trajectory) -> dict[str, Any]:
+    """`kind: trajectory`: the whole run (our JSON) and every step's source ids."""
+    return document(
+        "trajectory",
+        trajectory=trajectory.model_dump(mode="json"),
+        steps=[step_ids(step, trajectory) for step in trajectory.steps],
+    )

@@ -31,7 +31,7 @@ from agentracer.trajectory import Trajectory, Verdict
 
 EVENT_NAME = "gen_ai.evaluation.result"
 LOGS_PATH = "/v1/logs"
-INSTALL_HINT = "pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http"
+INSTALL_HINT = "pip install 'agentracer-attribution[export]'"
 
 
 def logs_endpoint(url: str) -> str:
