@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from agentracer.errors import ExportError
@@ -86,7 +86,8 @@ class OtlpSink:
         self._provider = LoggerProvider(
             resource=Resource.create({"service.name": "agentracer"}), shutdown_on_exit=False
         )
-        self._provider.add_log_record_processor(BatchLogRecordProcessor(self._counter))
+        # duck-typed as the SDK's LogRecordExporter, which is imported only when one is made
+        self._provider.add_log_record_processor(BatchLogRecordProcessor(cast(Any, self._counter)))
         self._logger = self._provider.get_logger("agentracer", _version())
 
     def send(self, trajectory: Trajectory, verdict: Verdict) -> None:

@@ -121,7 +121,7 @@ class PhoenixClient:
         names: list[str] = []
         cursor = None
         while True:
-            params = {"cursor": cursor} if cursor else {}
+            params: dict[str, str] = {"cursor": cursor} if cursor else {}
             body = self._request("GET", "/v1/projects", params=params).json()
             names += [project["name"] for project in body.get("data", [])]
             cursor = body.get("next_cursor")

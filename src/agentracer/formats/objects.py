@@ -31,9 +31,9 @@ def to_document(obj: Any, depth: int = 0) -> Any:
         return {str(key): to_document(value, depth + 1) for key, value in obj.items()}
     if isinstance(obj, list | tuple):
         return [to_document(item, depth + 1) for item in obj]
-    memory = getattr(obj, "memory", None)
-    if callable(getattr(memory, "get_full_steps", None)):  # a smolagents agent after a run
-        return to_document(memory.get_full_steps(), depth + 1)
+    full_steps = getattr(getattr(obj, "memory", None), "get_full_steps", None)
+    if callable(full_steps):  # a smolagents agent after a run
+        return to_document(full_steps(), depth + 1)
     if callable(getattr(obj, "model_dump", None)):  # pydantic: AutoGen, LangChain, ...
         return to_document(obj.model_dump(mode="json"), depth + 1)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
