@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from agentracer.cli import app
 from agentracer.export.phoenix import PhoenixClient, identifier
-from agentracer.export.phoenix_sync import PhoenixAnnotator, PhoenixWatcher, parse_time
+from agentracer.export.phoenix_sync import PhoenixAnnotator, PhoenixWatcher
 from agentracer.tracers import create_tracer
 from tests.export.phoenix_runs import PROJECT, SentRuns, annotations, send_runs
 from tests.export.phoenix_server import Phoenix
@@ -130,12 +130,3 @@ def test_the_watcher_annotates_new_failed_traces_once(phoenix: Phoenix, runs: Se
     results = asyncio.run(restarted.poll())
     assert {r.trace_id: r.status for r in results}[runs.failed_trace] == "kept"
     assert len(_ours(phoenix, runs, "most-frequent-agent")) == 1
-
-
-def test_parse_time() -> None:
-    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    assert parse_time("90m", now) == now - timedelta(minutes=90)
-    assert parse_time("1h30m", now) == now - timedelta(minutes=90)
-    assert parse_time("2026-12-01T10:00", now) == datetime(2026, 12, 1, 10, tzinfo=UTC)
-    with pytest.raises(Exception, match="neither a duration"):
-        parse_time("yesterday", now)

@@ -85,7 +85,9 @@ class PhoenixClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ExportError(f"{url!r} is not the http(s) URL of a Phoenix server")
-        self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        # PHOENIX_COLLECTOR_ENDPOINT may name the span endpoint itself; the API is beside it
+        path = parts.path.rstrip("/").removesuffix("/v1/traces")
+        self.url = f"{parts.scheme}://{parts.netloc}{path}"
         headers = (
             {"Authorization": f"Bearer {os.environ[API_KEY_ENV]}"}
             if os.environ.get(API_KEY_ENV)
