@@ -138,3 +138,11 @@ def test_a_bad_destination_is_one_line_before_any_work() -> None:
         logs_endpoint("localhost:4318")
     assert logs_endpoint("http://h:4318") == "http://h:4318/v1/logs"
     assert logs_endpoint("http://h:4318/v1/logs") == "http://h:4318/v1/logs"
+
+
+def test_without_the_sdk_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk._logs", None)  # as if not installed
+    with pytest.raises(ExportError, match=r"pip install 'agentracer-attribution\[export\]'"):
+        open_sink("http://127.0.0.1:4318")

@@ -130,3 +130,31 @@ def test_the_watcher_annotates_new_failed_traces_once(phoenix: Phoenix, runs: Se
     results = asyncio.run(restarted.poll())
     assert {r.trace_id: r.status for r in results}[runs.failed_trace] == "kept"
     assert len(_ours(phoenix, runs, "most-frequent-agent")) == 1
+
+
+def test_serve_phoenix_annotates_continuously(
+    phoenix: Phoenix, runs: SentRuns, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.serve.conftest import interruptible
+    from tests.serve.test_receiver import wait_for
+
+    command = [sys.executable, "-m", "agentracer.cli", "serve", "--port", "0", "--store",
+               str(tmp_path / "store"), "--tracer", "first-hand-off", "--settle", "0.5",
+               "--phoenix", phoenix.url, "--phoenix-project", PROJECT, "--phoenix-every", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
+    try:
+        wait_for(lambda: _ours(phoenix, runs, "first-hand-off") or None, timeout=120)
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    assert f"Phoenix: {phoenix.url} (project {PROJECT})" in stderr
+    [annotation] = _ours(phoenix, runs, "first-hand-off")
+    assert annotation["annotator_kind"] == "CODE"
