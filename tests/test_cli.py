@@ -37,7 +37,9 @@ def test_attribute_prints_the_verdict_and_the_blamed_step() -> None:
 def test_attribute_json_is_a_verdict() -> None:
     result = _run("attribute", str(EXAMPLE), "--tracer", "random", "--seed", "2", "--json")
     assert result.exit_code == 0, result.output
-    verdict = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["version"] == 1 and document["kind"] == "attribution"
+    verdict = document["verdict"]
     assert verdict["tracer"] == "random" and verdict["agent"] in {
         "Planner",
         "Time_Expert",
@@ -162,11 +164,11 @@ def test_attribute_defaults_to_all_at_once_on_the_embedded_model(
     monkeypatch.delenv("AGENTRACER_MODEL", raising=False)
     result = _run("attribute", str(EXAMPLE), "--json")
     assert result.exit_code == 0, result.output
-    verdict = json.loads(result.stdout)
+    verdict = json.loads(result.stdout)["verdict"]
     assert verdict["tracer"] == "all-at-once" and verdict["parse_status"] == "parsed"
     assert verdict["usage"]["calls"] == 1
     assert "using the embedded model" in result.stderr and "not for accuracy" in result.stderr
-    again = json.loads(_run("attribute", str(EXAMPLE), "--json").stdout)
+    again = json.loads(_run("attribute", str(EXAMPLE), "--json").stdout)["verdict"]
     assert again["usage"]["cached_calls"] == 1 and again["agent"] == verdict["agent"]
 
 

@@ -71,3 +71,7 @@ class ContextLengthError(LLMError):
         super().__init__(message)
         self.prompt_tokens = prompt_tokens
         self.context_window = context_window
+
+
+class ExportError(AgenTracerError):
+    """A destination for verdicts (an OTLP endpoint, Phoenix) is misnamed or cannot be used."""

@@ -234,3 +234,10 @@ class Verdict(_Model):
     notes: list[str] = Field(
         default_factory=list, description="what the tracer had to do, e.g. truncate the log"
     )
+
+    def __str__(self) -> str:
+        """One line a person reads: who, where, how sure, and why."""
+        if self.agent is None or self.step is None:
+            return f"no verdict ({self.parse_status}): {self.reason}".rstrip(": ")
+        sure = "" if self.confidence is None else f" (confidence {self.confidence:.2f})"
+        return f"{self.agent} at step {self.step}{sure}: {self.reason}".rstrip(": ")

@@ -26,7 +26,7 @@ def test_attribute_names_the_last_agent_step_and_its_span(path: Path, key: str) 
         app, ["attribute", str(path), "--index", "0", "--tracer", "last-agent-step", "--json"]
     )
     assert result.exit_code == 0, result.output
-    verdict = json.loads(result.stdout)
+    verdict = json.loads(result.stdout)["verdict"]
     assert (verdict["agent"], verdict["step"]) == ("Writer", 5)
     plain = runner.invoke(
         app, ["attribute", str(path), "--index", "0", "--tracer", "last-agent-step"]

@@ -94,7 +94,7 @@ def test_cli_show_convert_attribute_without_hints(sample: Sample, tmp_path: Path
         app, ["attribute", str(sample.path), "--tracer", "last-agent-step", "--json"]
     )
     assert attributed.exit_code == 0, attributed.output
-    verdict = json.loads(attributed.stdout)
+    verdict = json.loads(attributed.stdout)["verdict"]
     [trajectory] = load_file(sample.path)
     last = trajectory.agent_steps()[-1]
     assert (verdict["agent"], verdict["step"]) == (last.agent, last.index)

@@ -33,7 +33,7 @@ def test_attribute_against_the_served_model(served: str) -> None:
     args += ["--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    verdict = json.loads(result.output)
+    verdict = json.loads(result.output)["verdict"]
     assert verdict["tracer"] == "all-at-once" and verdict["raw_output"]
     assert verdict["usage"]["calls"] == 1 and verdict["usage"]["prompt_tokens"] > 0
 

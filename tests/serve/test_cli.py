@@ -41,14 +41,16 @@ def test_traces_list_show_export(tmp_path: Path) -> None:
     store = str(filled_store(tmp_path / "store"))
     result = runner.invoke(app, ["traces", "list", "--store", store, "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    listed = json.loads(result.stdout)
+    assert (listed["version"], listed["kind"]) == (1, "traces")
+    rows = listed["traces"]
     assert [(r["trace_id"], r["state"], r["failed"]) for r in rows] == [
         ("b" * 32, "open", None),
         (TRACE, "done", True),
     ]
     assert rows[1]["verdict"]["agent"] == "Solver"
     result = runner.invoke(app, ["traces", "list", "--store", store, "--failed", "--json"])
-    assert [r["trace_id"] for r in json.loads(result.stdout)] == [TRACE]
+    assert [r["trace_id"] for r in json.loads(result.stdout)["traces"]] == [TRACE]
     result = runner.invoke(app, ["traces", "list", "--store", store, "--failed"])
     assert (
         result.exit_code == 0 and "1 traces" in result.stdout
@@ -60,7 +62,7 @@ def test_traces_list_show_export(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     # The export is our trajectory JSON, so the other commands read it.
     result = runner.invoke(app, ["attribute", str(out), "--tracer", "first-agent-step", "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["agent"] == "Planner"
+    assert result.exit_code == 0 and json.loads(result.stdout)["verdict"]["agent"] == "Planner"
 
 
 def test_traces_errors_are_one_line(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def listed_with_verdict(store: Path) -> dict:
     def ready() -> dict | None:
         result = runner.invoke(app, ["traces", "list", "--store", str(store), "--json"])
         assert result.exit_code == 0, result.output
-        rows = json.loads(result.stdout)
+        rows = json.loads(result.stdout)["traces"]
         return rows[0] if rows and rows[0]["verdict"] else None
 
     return wait_for(ready, timeout=60)

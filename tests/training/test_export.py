@@ -93,7 +93,7 @@ def test_a_trained_checkpoint_exports_serves_and_attributes(
     finally:
         del server
     assert result.exit_code == 0, result.output
-    verdict = json.loads(result.output)
+    verdict = json.loads(result.output)["verdict"]
     assert verdict["raw_output"] and verdict["usage"]["completion_tokens"] > 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -9,14 +10,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentracer.cli.common import app, out, user_errors
+from agentracer.export.document import document
 from agentracer.formats import format_specs
 from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED, ensure_model, is_present
 from agentracer.tracers import tracer_specs
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON document")]
+
 
 @app.command()
-def tracers() -> None:
+def tracers(as_json: JsonOpt = False) -> None:
     """List the registered tracers."""
+    if as_json:
+        rows = [{"name": s.name, "needs_model": s.needs_model, "summary": s.summary}
+                for s in tracer_specs()]  # fmt: skip
+        typer.echo(json.dumps(document("tracers", tracers=rows), indent=2))
+        return
     table = Table()
     table.add_column("tracer")
     table.add_column("needs a model")
@@ -27,8 +36,12 @@ def tracers() -> None:
 
 
 @app.command()
-def formats() -> None:
+def formats(as_json: JsonOpt = False) -> None:
     """List the trace formats that show, attribute, convert and eval read (detected, no hint)."""
+    if as_json:
+        rows = [{"name": s.name, "summary": s.summary} for s in format_specs()]
+        typer.echo(json.dumps(document("formats", formats=rows), indent=2))
+        return
     for spec in format_specs():
         out.print(f"{spec.name}: {escape(spec.summary)}", soft_wrap=True)
 
@@ -40,8 +53,16 @@ app.add_typer(models_app, name="models")
 
 
 @models_app.command("list")
-def models_list() -> None:
+def models_list(as_json: JsonOpt = False) -> None:
     """List the embedded models and whether each is already downloaded."""
+    if as_json:
+        rows = [
+            {"model": f"local/{e.name}", "license": e.license, "context_window": e.context_window,
+             "downloaded": is_present(e), "note": e.note}
+            for e in CATALOGUE.values()
+        ]  # fmt: skip
+        typer.echo(json.dumps(document("models", models=rows), indent=2))
+        return
     table = Table()
     for column in ("model", "license", "context", "downloaded", "what it is"):
         table.add_column(column)

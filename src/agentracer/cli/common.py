@@ -106,6 +106,38 @@ def connect_ray(address: str | None) -> None:
 
 IndexOpt = Annotated[int | None, typer.Option(help="which record of a multi-record file (0-based)")]
 
+EXPORT_ENV = "AGENTRACER_EXPORT_VERDICTS"
+ExportOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--export-verdicts",
+        envvar=EXPORT_ENV,
+        help="also send each verdict to URL, repeatable: an OTLP/HTTP endpoint (http://HOST:4318; "
+        "a gen_ai.evaluation.result event on the blamed span), `env` (the "
+        "OTEL_EXPORTER_OTLP_* variables), or phoenix+http://HOST:6006[?project=NAME] (a span "
+        "annotation); delivery is retried in the background and never fails the command",
+    ),
+]
+
+
+def open_sinks(urls: list[str] | None, model: str | None) -> list[Any]:
+    """The destinations of `--export-verdicts`, opened before any work (a bad URL fails now)."""
+    if not urls:
+        return []
+    from agentracer.export import open_sink
+
+    return [open_sink(url, model=model) for url in urls]
+
+
+def close_sinks(sinks: list[Any], timeout: float = 10.0) -> None:
+    """Flush every destination (at most `timeout` seconds each); report what was not sent."""
+    for sink in sinks:
+        delivery = sink.close(timeout)
+        if delivery.failed or delivery.errors:
+            err.print(f"[yellow]warning:[/yellow] {escape(delivery.summary())}", highlight=False)
+        else:
+            err.print(f"[dim]{escape(delivery.summary())}[/dim]", highlight=False)
+
 
 DISTRIBUTION = "agentracer-attribution"
 """The name on PyPI ("agentracer" there is an unrelated project); the command and the import

@@ -11,11 +11,13 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from agentracer.api import default_run_dir
 from agentracer.cli.common import (
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
     EndpointLimitOpt,
+    ExportOpt,
     GroundTruthOpt,
     ModelOpt,
     NoCacheOpt,
@@ -25,8 +27,10 @@ from agentracer.cli.common import (
     SeedOpt,
     TimeoutOpt,
     app,
+    close_sinks,
     connect_ray,
     err,
+    open_sinks,
     out,
     rich_table,
     tracer_settings,
@@ -40,7 +44,8 @@ from agentracer.evaluation.report import (
     comparison_table,
     expectation_table,
 )
-from agentracer.evaluation.runner import NO_GOLD_LABEL, RunOutcome
+from agentracer.evaluation.runner import NO_GOLD_LABEL, RecordResult, RunOutcome
+from agentracer.export.document import document
 from agentracer.formats import load_benchmark
 from agentracer.formats.benchmarks import (
     BENCH_SUBSETS,
@@ -90,6 +95,7 @@ def eval_command(
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
     endpoint_limit: EndpointLimitOpt = None,
+    export_verdicts: ExportOpt = None,
     forecast: Annotated[
         bool,
         typer.Option(
@@ -139,16 +145,19 @@ def eval_command(
         connect_ray(ray_address)  # before loading data: a missing extra is a one-line error
     if data is None and not os.environ.get(ENV_VAR) and bench == WHO_AND_WHEN:
         err.print(f"no --data and no ${ENV_VAR}: trying the HuggingFace Hub ({HF_REPO})…")
+    sinks = open_sinks(export_verdicts, settings.model)
     benchmark = load_benchmark(bench, subsets, data)
     for problem in benchmark.problems():
         err.print(f"[yellow]warning:[/yellow] skipped {escape(problem.one_line())}", soft_wrap=True)
-    setting = "g" if ground_truth else "nog"
-    model_part = f"-{settings.model.replace('/', '_')}" if settings.model else ""
-    label = bench if bench in BENCH_SUBSETS else Path(bench).stem
-    run_dir = (
-        out_dir or Path("agentracer-runs") / f"{label}-{tracer}{model_part}-{setting}-seed{seed}"
-    )
+    run_dir = out_dir or default_run_dir(bench, tracer, settings, ground_truth)
     total = sum(1 for _ in benchmark.trajectories())
+    runs = {t.id: t for _, t in benchmark.trajectories()} if sinks else {}
+
+    def advance(result: RecordResult | None) -> None:
+        progress.advance(task)
+        for sink in sinks if result is not None and result.id in runs else []:
+            sink.send(runs[result.id], result.verdict)  # new verdicts only, never resumed ones
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -161,13 +170,10 @@ def eval_command(
         try:
             if ray or ray_address:
                 summary, outcome = evaluate_on_ray(
-                    benchmark, config, run_dir, limit=endpoint_limit,
-                    on_result=lambda _: progress.advance(task),
-                )  # fmt: skip
-            else:
-                summary, outcome = evaluate(
-                    benchmark, chosen, config, run_dir, on_result=lambda _: progress.advance(task)
+                    benchmark, config, run_dir, limit=endpoint_limit, on_result=advance
                 )
+            else:
+                summary, outcome = evaluate(benchmark, chosen, config, run_dir, on_result=advance)
         except KeyboardInterrupt:
             progress.stop()
             err.print(
@@ -176,13 +182,14 @@ def eval_command(
             )
             raise typer.Exit(130) from None
         progress.update(task, completed=total)
+    close_sinks(sinks)
     for failure in outcome.failed:
         err.print(
             f"[yellow]warning:[/yellow] {escape(failure['id'])}: {escape(failure['error'])}",
             soft_wrap=True,
         )
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(document("evaluation", **summary), indent=2))
     else:
         _print_tables(summary, tracer, bench)
         out.print(

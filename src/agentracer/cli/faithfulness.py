@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from agentracer.cli.common import (
 )
 from agentracer.cli.replay import _upstream
 from agentracer.errors import AgenTracerError
+from agentracer.export.document import document
 from agentracer.faithfulness.risk_drop import Variant, evaluate, markdown, table
 from agentracer.faithfulness.scorers import make_scorer
 from agentracer.faithfulness.subject import Subject
@@ -66,6 +68,7 @@ def faithfulness_command(
     base_url: BaseUrlOpt = None,
     seed: SeedOpt = 0,
     timeout: TimeoutOpt = 120.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Rank a simulation's actions by blame, delete the top N, re-simulate, report Risk Drop.
 
@@ -94,6 +97,14 @@ def faithfulness_command(
     subject = Subject(recording_dir, _upstream(model, base_url, timeout), work, neutral=neutral)
     with out.status("ranking and replaying (each replay re-runs the simulation)"):
         result = evaluate(subject, scorers, top or [5, 10], k=k, variants=variants)
+    if report is not None:
+        report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    if as_json:
+        payload = document(
+            "faithfulness", recording=str(recording_dir), **result.model_dump(mode="json")
+        )
+        typer.echo(json.dumps(payload, indent=2))
+        return
     header, rows = table({recording_dir.name: result})
     title = (
         f"Risk Drop (deletion) and Risk Kept (insertion); risk before {result.risk_before:.5f}, "
@@ -102,5 +113,4 @@ def faithfulness_command(
     out.print(title, soft_wrap=True, highlight=False, markup=False)
     out.print(markdown(header, rows), soft_wrap=True, highlight=False, markup=False)
     if report is not None:
-        report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         out.print(f"report written to {escape(str(report))}")

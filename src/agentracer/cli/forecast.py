@@ -26,6 +26,7 @@ from agentracer.cli.common import (
     user_errors,
 )
 from agentracer.errors import AgenTracerError
+from agentracer.export.document import document, trajectory_summary
 from agentracer.forecast.evaluate import (
     ForecastRecord,
     ForecastRunConfig,
@@ -154,7 +155,7 @@ def run_bench(
         err.print(f"[yellow]warning:[/yellow] {escape(failure['id'])}: {escape(failure['error'])}",
                   soft_wrap=True)  # fmt: skip
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(document("forecast-evaluation", **summary), indent=2))
         return summary
     title = f"forecasting on {bench}"
     if tracer not in ("fast-hazard", "first-step", "never", "random-hazard"):  # they read no answer
@@ -237,6 +238,7 @@ def forecast_command(
     base_url: BaseUrlOpt = None,
     seed: SeedOpt = 0,
     timeout: TimeoutOpt = 120.0,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
 ) -> None:
     """Read a run step by step (steps 0..t) and raise an alarm at the decisive error.
 
@@ -251,7 +253,7 @@ def forecast_command(
     if bench is not None:
         run_bench(bench=bench, subsets=[subset] if subset else None, data=data, tracer=tracer,
                   settings=settings, ground_truth=ground_truth, tolerances=[k], limit=limit,
-                  out_dir=None)  # fmt: skip
+                  out_dir=None, as_json=as_json)  # fmt: skip
         return
     forecaster, notes = build(tracer, settings, ground_truth, [])
     for note in notes:
@@ -269,6 +271,14 @@ def forecast_command(
             await close(forecaster)
 
     result = asyncio.run(go())
+    if as_json:
+        agent = None if result.alarm is None else trajectory.steps[result.alarm].agent
+        payload = document(
+            "forecast", trajectory=trajectory_summary(trajectory), forecaster=tracer,
+            alarm=result.alarm, agent=agent, read=result.read, steps=result.steps, eta=result.eta,
+        )  # fmt: skip
+        typer.echo(json.dumps(payload, indent=2))
+        return
     alarm = (
         "no alarm (read the whole run)"
         if result.alarm is None

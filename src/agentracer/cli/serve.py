@@ -17,6 +17,7 @@ from agentracer.cli.common import (
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
+    ExportOpt,
     GroundTruthOpt,
     ModelOpt,
     NoCacheOpt,
@@ -24,16 +25,21 @@ from agentracer.cli.common import (
     SeedOpt,
     TimeoutOpt,
     app,
+    close_sinks,
     err,
     excerpt,
+    open_sinks,
     out,
     tracer_settings,
     user_errors,
 )
 from agentracer.errors import AgenTracerError
+from agentracer.export.document import SCHEMA_VERSION, document
 
 if TYPE_CHECKING:
+    from agentracer.export.phoenix_sync import PhoenixWatcher
     from agentracer.serve.store import TraceStore
+    from agentracer.tracers import TracerSettings
 
 STORE_ENV = "AGENTRACER_STORE"
 SERVE_EXTRA = "pip install 'agentracer[serve]'"
@@ -121,6 +127,23 @@ def serve(
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
     constrain: ConstrainOpt = None,
+    export_verdicts: ExportOpt = None,
+    phoenix: Annotated[
+        str | None,
+        typer.Option(
+            help="also attribute the failed traces of this Arize Phoenix server and annotate "
+            "each blamed span there, continuously"
+        ),
+    ] = None,
+    phoenix_project: Annotated[str, typer.Option(help="the Phoenix project to watch")] = (
+        "default"
+    ),
+    phoenix_since: Annotated[
+        str, typer.Option(help="with --phoenix: look at traces started since (30m, 1d, ISO)")
+    ] = "1h",
+    phoenix_every: Annotated[
+        float, typer.Option(min=0.5, help="with --phoenix: seconds between looks")
+    ] = 10.0,
 ) -> None:
     """Receive OpenTelemetry traces (OTLP/HTTP), attribute the failed runs, show them at /."""
     _require_serve_extra()
@@ -133,12 +156,19 @@ def serve(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
         concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
     )  # fmt: skip
+    sinks = open_sinks(export_verdicts, settings.model)
+    watcher = (
+        _phoenix_watcher(phoenix, phoenix_project, phoenix_since, phoenix_every, settle, tracer,
+                         settings, ground_truth)
+        if phoenix else None
+    )  # fmt: skip
     worker = WorkerSettings(
         settle=settle,
         failed_if=FailedIf(failed_if) if failed_if else None,
         tracer=tracer,
         tracer_settings=settings,
         with_ground_truth=ground_truth,
+        on_verdict=[sink.send for sink in sinks],
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -153,6 +183,8 @@ def serve(
             "this machine can send spans and read every stored trace (no authentication).[/]"
         )
     service.start()
+    if watcher is not None:
+        watcher.start()
     # Everything after start() is inside the try: a Ctrl-C that lands while the banner is
     # printed must still stop the worker thread, or the process would never exit.
     try:
@@ -160,12 +192,36 @@ def serve(
         err.print(f"store: {escape(str(service.store.path))}")
         err.print(f"OTLP/HTTP: {endpoint}/v1/traces  (OTEL_EXPORTER_OTLP_ENDPOINT={endpoint})")
         err.print(f"UI: {endpoint}/   tracer: {escape(tracer)}   settle: {settle:g} s")
+        if watcher is not None:
+            err.print(f"Phoenix: {escape(phoenix or '')} (project {escape(phoenix_project)})")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         err.print("stopping")
     finally:
+        if watcher is not None:
+            watcher.stop()
         service.stop()
+        close_sinks(sinks)
+
+
+def _phoenix_watcher(
+    url: str, project: str, since: str, every: float, settle: float, tracer: str,
+    settings: TracerSettings, ground_truth: bool,
+) -> PhoenixWatcher:  # fmt: skip
+    """The `--phoenix` loop, with its own tracer (it runs on its own thread and event loop);
+    an unreachable server or unknown project fails here, before anything starts."""
+    from agentracer.export.phoenix import PhoenixClient
+    from agentracer.export.phoenix_sync import PhoenixAnnotator, PhoenixWatcher, parse_time
+    from agentracer.tracers import create_tracer
+
+    client = PhoenixClient(url)
+    client.check_project(project)
+    annotator = PhoenixAnnotator(
+        client, project, create_tracer(tracer, settings), tracer_name=tracer,
+        model=settings.model, with_ground_truth=ground_truth,
+    )  # fmt: skip
+    return PhoenixWatcher(annotator, since=parse_time(since), every=every, settle=settle)
 
 
 @traces_app.command("list")
@@ -174,14 +230,15 @@ def list_traces(
     store: StoreOpt = None,
     failed: Annotated[bool, typer.Option("--failed", help="only runs judged failed")] = False,
     limit: Annotated[int, typer.Option(help="at most this many, most recent first")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON list")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
 ) -> None:
     """The traces in the store, most recent first, with their verdicts."""
     from agentracer.serve.server import summary_json
 
     summaries = _open_store(store).list_traces(failed=True if failed else None, limit=limit)
     if as_json:
-        typer.echo(json.dumps([summary_json(s) for s in summaries], indent=2))
+        rows = [summary_json(s) for s in summaries]
+        typer.echo(json.dumps(document("traces", traces=rows), indent=2))
         return
     table = Table(title=f"{len(summaries)} traces")
     for column in ("trace", "status", "agents", "steps", "verdict"):
@@ -224,7 +281,7 @@ def show_trace(
     summary, trajectory = stored.summary, stored.trajectory
     if as_json:
         typer.echo(json.dumps({
-            "trace_id": summary.trace_id, "state": summary.state, "failed": summary.failed,
+            "version": SCHEMA_VERSION, "kind": "trace", "trace_id": summary.trace_id, "state": summary.state, "failed": summary.failed,
             "problem": summary.problem,
             "trajectory": None if trajectory is None else trajectory.model_dump(mode="json"),
             "verdicts": [v.model_dump(mode="json") for v in summary.verdicts],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,11 +11,13 @@ from rich.markup import escape
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agentracer import api
 from agentracer.cli.common import (
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
     EndpointLimitOpt,
+    ExportOpt,
     GroundTruthOpt,
     IndexOpt,
     ModelOpt,
@@ -28,14 +29,18 @@ from agentracer.cli.common import (
     TimeoutOpt,
     TraceArg,
     app,
+    close_sinks,
     connect_ray,
     err,
     excerpt,
+    open_sinks,
     out,
     tracer_settings,
     user_errors,
 )
 from agentracer.errors import AgenTracerError
+from agentracer.export import document
+from agentracer.export.blame import trace_id_of
 from agentracer.formats import load_file, load_one, to_record, write_jsonl
 from agentracer.formats.registry import directory_listing
 from agentracer.replay.recording import is_recording
@@ -52,9 +57,15 @@ def show(
     trace: TraceArg,
     index: IndexOpt = None,
     width: Annotated[int, typer.Option(help="characters of each step's content to show")] = 160,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="the trajectory and every step's source ids as JSON")
+    ] = False,
 ) -> None:
     """Pretty-print a trajectory: task, agents, numbered steps and the gold label."""
     trajectory = load_one(trace, index)
+    if as_json:
+        typer.echo(json.dumps(document.trajectory_document(trajectory), indent=2))
+        return
     label = trajectory.label
     out.print(f"[bold]{escape(trajectory.id)}[/bold]  outcome: {trajectory.outcome.value}")
     out.print(f"[bold]question:[/bold] {escape(excerpt(trajectory.question, 400))}")
@@ -120,6 +131,9 @@ def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
         )
     if step is not None and step.source_id:
         out.print(f"[bold]source id:[/bold] {escape(step.source_id)}", highlight=False)
+    trace_id = trace_id_of(trajectory)
+    if trace_id:
+        out.print(f"[bold]trace id:[/bold] {trace_id}", highlight=False)
     if verdict.suggested_fix:
         out.print(f"[bold]suggested fix:[/bold] {escape(verdict.suggested_fix)}")
     for note in verdict.notes:
@@ -146,7 +160,13 @@ def attribute(
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
     constrain: ConstrainOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="print the run, the verdict and every step's source ids as JSON"
+        ),
+    ] = False,
+    export_verdicts: ExportOpt = None,
     out_file: Annotated[
         Path | None,
         typer.Option(
@@ -170,8 +190,13 @@ def attribute(
         concurrency=4 if corpus else 1, no_cache=no_cache, cache_dir=cache_dir,
         constrain=constrain,
     )  # fmt: skip
-    chosen = create_tracer(tracer, settings)
     if corpus:
+        create_tracer(tracer, settings)  # a bad option fails before any file is read
+        if export_verdicts:
+            raise AgenTracerError(
+                "--export-verdicts sends the verdict of one trace; for a directory, attribute "
+                "into --out and send from `agentracer serve` or the Python API"
+            )
         if out_file is None:
             kind = "is a directory" if trace.is_dir() else "is a glob"
             listing = directory_listing(trace) if trace.is_dir() else ""
@@ -184,23 +209,21 @@ def attribute(
             connect_ray(ray_address)
         _attribute_corpus(str(trace), job, out_file, batch_size, ray=bool(ray or ray_address))
         return
+    sinks = open_sinks(export_verdicts, settings.model)
     trajectory = load_one(trace, index)
-
-    async def run() -> Verdict:
-        try:
-            return await chosen.attribute(trajectory, with_ground_truth=ground_truth)
-        finally:
-            await chosen.aclose()
-
-    verdict = asyncio.run(run())
+    verdict = api.attribute(
+        trajectory, tracer, settings=settings, with_ground_truth=ground_truth
+    )  # the library adds a note when the verdict does not fit the run; say it here too
     mismatch = inconsistency_warning(verdict, trajectory)
     if mismatch:
-        verdict.notes.append(mismatch)
         err.print(f"[yellow]warning:[/yellow] {escape(mismatch)}")
     if as_json:
-        typer.echo(verdict.model_dump_json(indent=2))
+        typer.echo(json.dumps(document.attribution(trajectory, verdict), indent=2))
     else:
         _print_verdict(verdict, trajectory)
+    for sink in sinks:
+        sink.send(trajectory, verdict)
+    close_sinks(sinks)
 
 
 def _is_corpus(trace: Path) -> bool:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentracer.errors import AgenTracerError
 from agentracer.serve.assemble import Assembler, FailedIf, assemble, failure_reasons
 from agentracer.serve.store import TraceStore
 from agentracer.tracers import Tracer, TracerSettings, create_tracer
-from agentracer.trajectory import Outcome
+from agentracer.trajectory import Outcome, Trajectory, Verdict
 
 log = logging.getLogger("agentracer.serve")
+VerdictHook = Callable[[Trajectory, Verdict], None]
 
 
 @dataclass
@@ -34,6 +36,8 @@ class WorkerSettings:
     with_ground_truth: bool = True
     retry_in: float = 30.0
     poll: float | None = None  # default: a fifth of the settle period, within [0.05, 1] s
+    on_verdict: list[VerdictHook] = field(default_factory=list)
+    """Called with each stored verdict (e.g. a `VerdictSink.send`); must not block or raise."""
 
     @property
     def orphan_quiet(self) -> float:
@@ -141,6 +145,11 @@ class Worker:
         if not verdict.tracer:
             verdict.tracer = self.settings.tracer
         self.store.put_verdict(trace_id, verdict)
+        for hook in self.settings.on_verdict:
+            try:
+                hook(stored.trajectory, verdict)
+            except Exception:  # a destination must never stop the worker
+                log.exception("trace %s: a verdict hook failed", trace_id)
 
     def _ensure_tracer(self) -> Tracer:
         if self._tracer is None:

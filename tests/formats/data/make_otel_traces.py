@@ -235,7 +235,8 @@ def _plain(message: dict[str, Any]) -> dict[str, Any]:
     return {"role": message["role"], "content": text}
 
 
-def openinference_program(base_url: str, out: Path) -> None:
+def openinference_program(base_url: str, out: Path, exporter: SpanExporter | None = None) -> None:
+    """`exporter`, when given, also receives every span (e.g. an OTLP exporter to Phoenix)."""
     from openinference.instrumentation.openai import OpenAIInstrumentor
     from openinference.semconv.trace import (
         OpenInferenceSpanKindValues,
@@ -243,9 +244,11 @@ def openinference_program(base_url: str, out: Path) -> None:
         ToolCallAttributes,
     )
 
-    exporter = InMemorySpanExporter()
+    memory = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     tracer = provider.get_tracer("openinference_demo")
@@ -304,7 +307,7 @@ def openinference_program(base_url: str, out: Path) -> None:
     finally:
         instrumentor.uninstrument()
     provider.shutdown()
-    document = otlp_json_from_sdk_spans(exporter.get_finished_spans())
+    document = otlp_json_from_sdk_spans(memory.get_finished_spans())
     out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
 
