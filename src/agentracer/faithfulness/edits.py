@@ -93,7 +93,8 @@ def replay_edited(
     )
     policy = EditPolicy(source, edits, upstream)
     name = upstream.name if upstream is not None else source.model
-    replayed = run_session(program, policy, out_dir, model_name=name)
+    secrets = getattr(upstream, "secrets", ())
+    replayed = run_session(program, policy, out_dir, model_name=name, secrets=secrets)
     status = replayed.outcome.status
     if status == "diverged":
         raise SimulationDivergedError(

@@ -94,7 +94,10 @@ def replay_with_critique(
     from there on (its requests are marked `substituted` in the new recording)."""
     source = rec.load(source_dir)
     policy = CritiquePolicy(source, at, critique, upstream)
-    return run_session(_program(source, timeout=timeout), policy, out_dir, model_name=upstream.name)
+    return run_session(
+        _program(source, timeout=timeout), policy, out_dir, model_name=upstream.name,
+        secrets=getattr(upstream, "secrets", ()),
+    )  # fmt: skip
 
 
 def rerun_with_feedback(
@@ -113,7 +116,10 @@ def rerun_with_feedback(
             )
         command += ["--feedback", feedback]
     program = _program(source, command, timeout)
-    return run_session(program, LivePolicy(upstream), out_dir, model_name=upstream.name)
+    return run_session(
+        program, LivePolicy(upstream), out_dir, model_name=upstream.name,
+        secrets=getattr(upstream, "secrets", ()),
+    )  # fmt: skip
 
 
 def succeeded(recording: Recording) -> bool:

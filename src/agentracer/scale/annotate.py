@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentracer.credentials import secret
 from agentracer.datasets.builder import (
     AnnotateOptions,
     AnnotateReport,
@@ -286,7 +287,7 @@ def annotate_on_ray(
     connection = connection or ConnectionSettings()
     out_dir.mkdir(parents=True, exist_ok=True)
     models = Models(
-        analyzer=analyzer, attacker=attacker, connection=connection, api_key=connection.api_key,
+        analyzer=analyzer, attacker=attacker, connection=connection, api_key=connection.api_key or secret("OPENAI_API_KEY"),
         endpoint_limit=endpoint_limit, cwd_copy_limit=int(cwd_copy_limit_mb * MB),
         out_dir=str(out_dir.resolve()),
     )  # fmt: skip
