@@ -19,6 +19,7 @@ from agentracer.cli.common import (
     user_errors,
 )
 from agentracer.cli.replay import _upstream
+from agentracer.cli.trust import YesOpt, confirm_stored_commands
 from agentracer.errors import AgenTracerError
 from agentracer.faithfulness.risk_drop import Variant, evaluate, markdown, table
 from agentracer.faithfulness.scorers import make_scorer
@@ -66,8 +67,13 @@ def faithfulness_command(
     base_url: BaseUrlOpt = None,
     seed: SeedOpt = 0,
     timeout: TimeoutOpt = 120.0,
+    yes: Annotated[bool, YesOpt] = False,
 ) -> None:
     """Rank a simulation's actions by blame, delete the top N, re-simulate, report Risk Drop.
+
+    Every replay runs the recording's command and check again: unasked only when you recorded
+    it on this machine and it is unchanged; otherwise they are shown and run once you confirm
+    (--yes).
 
     Example: agentracer faithfulness sn --tracer agentracer --top 2 --top 4 -m 1
     """
@@ -78,6 +84,7 @@ def faithfulness_command(
         variants.append("deletion" if name == "deletion" else "insertion")
     if k < 1 or permutations < 1 or any(n < 1 for n in top or []):
         raise AgenTracerError("-k, --permutations and --top must be at least 1")
+    confirm_stored_commands([recording_dir], yes)
     work = work_dir or recording_dir.with_name(f"{recording_dir.name}.faithfulness")
     if work.exists() and any(work.iterdir()):
         raise AgenTracerError(f"{work} already holds files; choose another --work-dir")
