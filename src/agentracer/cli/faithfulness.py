@@ -59,7 +59,8 @@ def faithfulness_command(
     work_dir: Annotated[
         Path | None,
         typer.Option(
-            help="where the replays go (default: RECORDING_DIR.faithfulness; must be new)"
+            help="where the replays go (default: RECORDING_DIR.faithfulness); running the same "
+            "command again resumes, reusing the replays that finished"
         ),
     ] = None,
     report: Annotated[Path | None, typer.Option("--out", help="write the report as JSON")] = None,
@@ -86,8 +87,6 @@ def faithfulness_command(
         raise AgenTracerError("-k, --permutations and --top must be at least 1")
     confirm_stored_commands([recording_dir], yes)
     work = work_dir or recording_dir.with_name(f"{recording_dir.name}.faithfulness")
-    if work.exists() and any(work.iterdir()):
-        raise AgenTracerError(f"{work} already holds files; choose another --work-dir")
     scorers = [
         make_scorer(name, k=k, permutations=permutations, seed=seed)
         for name in scorer or ["random", "leave-one-out", "shapley"]
@@ -108,6 +107,8 @@ def faithfulness_command(
     )
     out.print(title, soft_wrap=True, highlight=False, markup=False)
     out.print(markdown(header, rows), soft_wrap=True, highlight=False, markup=False)
+    if subject.reused:
+        out.print(f"resumed: {subject.reused} of {result.replays} replays were already done")
     if report is not None:
         report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         out.print(f"report written to {escape(str(report))}")

@@ -151,6 +151,9 @@ def _run_program(
         except subprocess.TimeoutExpired:
             _kill_group(process)
             return None, f"the program ran past {program.timeout:g} s and was killed"
+        except BaseException:  # Ctrl-C: the program does not outlive its recorder
+            _kill_group(process)
+            raise
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
