@@ -55,7 +55,7 @@ def test_faithfulness_resumes_after_ctrl_c(tmp_path: Path) -> None:
             wait_for(one_done_one_running, "a finished replay and a running one")
         finally:
             run.send_signal(signal.SIGINT)
-            _, stderr = run.communicate(timeout=60)
+            run.communicate(timeout=60)
         assert run.returncode != 0 and not report.exists()
         finished = {m: m.stat().st_mtime_ns for m in work.glob("*/edits.json")}
         again = subprocess.run(
@@ -71,7 +71,8 @@ def test_faithfulness_resumes_after_ctrl_c(tmp_path: Path) -> None:
     assert f"resumed: {len(finished)} of 2 replays were already done" in again.stdout
     for marker, mtime in finished.items():
         assert marker.stat().st_mtime_ns == mtime  # reused, not replayed
-    resumed, uninterrupted = json.loads(report.read_text()), json.loads(
-        (tmp_path / "fresh.json").read_text()
+    resumed, uninterrupted = (
+        json.loads(report.read_text()),
+        json.loads((tmp_path / "fresh.json").read_text()),
     )
     assert resumed["points"] == uninterrupted["points"] and resumed["replays"] == 2
