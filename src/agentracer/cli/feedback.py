@@ -24,7 +24,11 @@ from agentracer.cli.replay import OutOpt, _summary, _upstream
 from agentracer.cli.trust import YesOpt, confirm_stored_commands
 from agentracer.errors import AgenTracerError
 from agentracer.feedback.critique import Critique, model_critique, template_critique
-from agentracer.feedback.rerun import replay_with_critique, rerun_with_feedback
+from agentracer.feedback.rerun import (
+    replay_with_critique,
+    require_failure,
+    rerun_with_feedback,
+)
 from agentracer.llm.client import get_model
 from agentracer.replay import recording as rec
 from agentracer.replay.convert import call_index, to_trajectory
@@ -85,6 +89,7 @@ def feedback_command(
     """
     if mode not in ("replay", "task"):
         raise AgenTracerError(f"--mode must be replay or task, not {mode!r}")
+    require_failure(rec.load(recording_dir), recording_dir)
     confirm_stored_commands([recording_dir], yes)
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=None, timeout=timeout,
