@@ -13,6 +13,7 @@ started by its file path, so it costs little.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -83,10 +84,8 @@ def watch(driver: int, pipe: int) -> None:
         alive = {pid for pid, start in noted.items() if table.get(pid, (0, ""))[1] == start}
         alive |= _descendants(alive, table) - {me}
         for pid in alive:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         if not alive:
             return
         noted = {pid: table[pid][1] for pid in alive if pid in table}
