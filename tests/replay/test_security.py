@@ -139,3 +139,45 @@ def test_the_snoop_cannot_use_the_proxy_without_its_token(tmp_path: Path) -> Non
     assert "honest call: ok" in printed and SECRET not in _everything(project / "rec", done)
     assert len(server.requests) == 1  # only the honest call reached the model
     assert "intruder" not in (project / "rec" / "recording.json").read_text()
+
+
+@sandboxed
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user (setpriv)")
+def test_the_sandbox_holds_for_an_ordinary_user(monkeypatch) -> None:
+    """The same sandbox as an ordinary user (uid 65534 here; needs root to switch): no
+    unmounting, its own processes only, a read-only file system but its working directory,
+    the config directory empty, no kernel switches, no nested user namespace."""
+    import shutil
+    import tempfile
+
+    from agentracer.replay import isolation as sandbox
+
+    home = Path(tempfile.mkdtemp(prefix="agentracer-user-"))  # pytest's own is root's only
+    (home / "project").mkdir()
+    (home / "config").mkdir()
+    (home / "config" / "recording-signing.key").write_text("00" * 32)
+    home.chmod(0o755)
+    shutil.chown(home, 65534, 65534)
+    for path in home.rglob("*"):
+        shutil.chown(path, 65534, 65534)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 65534)  # the options an ordinary user gets
+    script = (
+        "id -u; ls /proc | grep -c '^[0-9]'; umount /proc; ls -A ../config | wc -l; "
+        "touch ../outside; touch inside && echo inside-ok; "
+        "(exec 3>/proc/sys/kernel/core_pattern); unshare --user true"
+    )
+    command = isolation().wrap(["sh", "-c", script], cwd=home / "project", hidden=[home / "config"])
+    try:
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        outside, inside = (home / "outside").exists(), (home / "project" / "inside").exists()
+    finally:
+        shutil.rmtree(home)
+    said = done.stdout + done.stderr
+    assert done.stdout.split()[:2] == ["65534", "4"], said  # bwrap's init, sh, ls, grep
+    assert "must be superuser to unmount" in said and "0\n" in done.stdout  # config: empty
+    assert "cannot touch '../outside': Read-only file system" in said and "inside-ok" in said
+    assert "core_pattern: Read-only file system" in said and "unshare failed" in said
+    assert not outside and inside
