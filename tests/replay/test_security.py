@@ -181,3 +181,23 @@ def test_the_sandbox_holds_for_an_ordinary_user(monkeypatch) -> None:
     assert "cannot touch '../outside': Read-only file system" in said and "inside-ok" in said
     assert "core_pattern: Read-only file system" in said and "unshare failed" in said
     assert not outside and inside
+
+
+def test_every_variable_holding_a_key_is_removed(monkeypatch) -> None:
+    """Issue 18, item 3: a variable is dropped when its value contains a key the recorder
+    knows (from its environment or from the upstream), not only when it equals one."""
+    from agentracer.replay.session import _program_env
+
+    class Proxy:  # what _program_env reads of the proxy
+        base_url, events_url, token = "http://127.0.0.1:1/v1", "http://127.0.0.1:1/e", "t"
+
+    upstream_key = "sk-upstream-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("AUTH_HDR", f"Bearer {SECRET}")
+    monkeypatch.setenv("UPSTREAM_URL", f"https://x.example/?key={upstream_key}")
+    monkeypatch.setenv("SAME_KEY", upstream_key)
+    monkeypatch.setenv("HARMLESS", "Bearer nothing-secret")
+    env = _program_env(Proxy(), Path("/tmp"), secrets=(upstream_key,))  # type: ignore[arg-type]
+    assert "AUTH_HDR" not in env and "UPSTREAM_URL" not in env and "SAME_KEY" not in env
+    assert env["HARMLESS"] == "Bearer nothing-secret" and env["OPENAI_API_KEY"] == "t"
+    assert not any(SECRET in value or upstream_key in value for value in env.values())
