@@ -54,9 +54,19 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Modul
     try:
         ray.init(address="auto", **quiet)
     except (ConnectionError, RuntimeError, ValueError):
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
-        if sys.platform == "linux":  # the watchdog reads /proc
-            start_watchdog()  # the private cluster ends with this process, killed or not
+        start_private(num_cpus)
+    return ray
+
+
+def start_private(num_cpus: int | None = None) -> ModuleType:
+    """Start a Ray cluster of this process's own, which ends with it even when it is killed
+    (`scale.reaper`), and return the module."""
+    ray = require_ray()
+    ray.init(
+        num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
+    if sys.platform == "linux":  # the watchdog reads /proc
+        start_watchdog()
     return ray
 
 
