@@ -96,3 +96,30 @@ def test_a_rerun_resumes_without_replaying(recordings: list[Path], tmp_path: Pat
     again = _annotate(recordings, out)
     assert [r.status for r in again] == ["labelled", "labelled", "skipped (no-calls)"]
     assert sorted(p.name for p in (out / "replays").rglob("recording.json")) == before
+
+
+def test_analyzer_usage_is_per_recording(tmp_path: Path) -> None:
+    """Issue 18, item 17: annotate.log's analyzer_usage counts the calls made for that
+    recording only (it was the running total over all recordings before)."""
+    from agentracer.llm import ConnectionSettings, get_model
+    from agentracer.replay.counterfactual import ModelAnalyzer
+    from tests.llm.loopback import Reply, ScriptedServer, completion
+
+    for name in ("first", "second"):
+        record(team(*ARITHMETIC), ArithmeticUpstream(buggy=True), tmp_path / name)
+    fix = "The sum of the two numbers is 5."
+    with ScriptedServer(default=Reply(body=completion(fix, 10, 5))) as server:
+        model = get_model(
+            "openai/scripted", ConnectionSettings(base_url=server.base_url, max_retries=0)
+        )
+        asyncio.run(
+            annotate([tmp_path / "first", tmp_path / "second"], tmp_path / "out",
+                     upstream_for=lambda _: ArithmeticUpstream(buggy=True),
+                     analyzer=ModelAnalyzer(model))
+        )  # fmt: skip
+    logged = [json.loads(line) for line in (tmp_path / "out" / "annotate.log").read_text().splitlines()]
+    assert [entry["status"] for entry in logged] == ["labelled", "labelled"]
+    for entry in logged:  # one proposed fix per step tried, each 10 + 5 tokens
+        tried = len(entry["record"]["provenance"]["details"]["steps_tried"])
+        usage = entry["detail"]["analyzer_usage"]
+        assert usage["calls"] == tried and usage["completion_tokens"] == 5 * tried

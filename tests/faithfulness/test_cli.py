@@ -48,9 +48,14 @@ def test_faithfulness_prints_the_table_and_writes_the_report(
     assert report["rankings"][1]["order"][0] == 0
     assert len(report["points"]) == 2 * 2 * 2
     assert (tmp_path / "sn.faithfulness").is_dir()
-    # The replays stay; running again into the same work directory is refused.
-    again = runner.invoke(app, ["faithfulness", str(tmp_path / "sn"), "--scorer", "random"])
-    assert again.exit_code == 2 and "already holds files" in again.output
+    # The replays stay; the same command again reuses every one of them (issue 18, item 8).
+    again = runner.invoke(app, [
+        "faithfulness", str(tmp_path / "sn"), "--tracer", "first-agent-step",
+        "--scorer", "random", "--top", "1", "--top", "2", "-k", "1",
+        "--model", "openai/scripted", "--base-url", sim_server.base_url,
+    ])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert f"resumed: {report['replays']} of {report['replays']} replays" in again.output
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:

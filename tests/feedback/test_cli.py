@@ -44,3 +44,24 @@ def test_feedback_replays_with_the_critique_and_the_run_succeeds(
         assert "outcome success" in result.output
     bad = runner.invoke(app, ["feedback", str(tmp_path / "rec"), "--mode", "x", "--out", "o"])
     assert bad.exit_code == 2 and "replay or task" in bad.output
+
+
+def test_feedback_refuses_a_run_that_did_not_fail(teachable: ScriptedServer, tmp_path: Path) -> None:
+    """Issue 18, item 17: there is nothing to critique in a successful run; before, feedback
+    blamed a step of it and ran it again."""
+    module = [sys.executable, "-m", "agentracer.systems.math_team"]
+    endpoint = ["--model", "openai/scripted", "--base-url", teachable.base_url]
+    recorded = runner.invoke(app, [
+        "record", *endpoint, "--out", str(tmp_path / "rec"),
+        "--check", " ".join([*module, "check", "--problem", "add"]),
+        "--", *module, "run", "--problem", "add", "--feedback", "the sum at step 0 is wrong",
+    ])  # fmt: skip
+    assert recorded.exit_code == 0 and "outcome success" in recorded.output, recorded.output
+    asked = len(teachable.requests)
+    result = runner.invoke(app, [
+        "feedback", str(tmp_path / "rec"), "--tracer", "first-agent-step",
+        "--out", str(tmp_path / "again"), *endpoint,
+    ])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "outcome is 'success', not a failure" in result.stderr
+    assert len(teachable.requests) == asked and not (tmp_path / "again").exists()

@@ -49,10 +49,12 @@ Responder = Callable[[dict[str, Any]], Reply]
 
 
 class ScriptedServer:
-    def __init__(self, default: Reply | Responder | None = None) -> None:
+    def __init__(self, default: Reply | Responder | None = None, key: str | None = None) -> None:
         self.script: list[Reply] = []
         self.default = default or Reply(body=completion("ok"))
         self.requests: list[dict[str, Any]] = []
+        self.key = key  # when given, a request without `Authorization: Bearer <key>` gets a 401
+        self.authorizations: list[str] = []  # the Authorization header of every POST
         self._lock = threading.Lock()
         handler = self._handler_class()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -86,6 +88,11 @@ class ScriptedServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                authorization = self.headers.get("Authorization", "")
+                server.authorizations.append(authorization)
+                if server.key is not None and authorization != f"Bearer {server.key}":
+                    self._send(error(401, "Incorrect API key provided"))
+                    return
                 self._send(server._next(body))
 
             def _send(self, reply: Reply) -> None:

@@ -108,3 +108,62 @@ def test_the_annotate_dataset_is_scored_by_eval(tmp_path: Path) -> None:
     assert (
         subset["n"] == 1 and subset["agent_accuracy"] == 0.0
     )  # the last agent step is the Reviewer's
+
+
+BAD_RECORDINGS = {
+    # issue 18, item 13: each gave a traceback in every command below
+    "events-array": (None, b"[1, 2]\n", "line 1 of events.jsonl is a JSON list, not an object"),
+    "events-number": (None, b"42\n", "line 1 of events.jsonl is a JSON int, not an object"),
+    "not-utf8": (b'{"id": "\xff\xfe"}', None, "not UTF-8: byte 8 of recording.json"),
+    "header-list": (
+        None,
+        b'{"kind": "header", "recording": [1]}\n',
+        "the header of events.jsonl holds no recording object",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RECORDINGS))
+def test_a_damaged_recording_is_a_one_line_error_in_every_command(
+    case: str, tmp_path: Path
+) -> None:
+    whole, events, reason = BAD_RECORDINGS[case]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    if whole is not None:
+        (bad / "recording.json").write_bytes(whole)
+    if events is not None:
+        (bad / "events.jsonl").write_bytes(events)
+    endpoint = ["--model", "openai/scripted", "--base-url", "http://127.0.0.1:9/v1"]
+    for args in (
+        ["show", str(bad)],
+        ["attribute", str(bad), "--tracer", "random"],
+        ["view", str(bad), "--out", str(tmp_path / "v.html")],
+        ["replay", str(bad), "--at", "0", "--content", "x", "--out", str(tmp_path / "r"),
+         *endpoint],
+    ):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"error: {bad}: unreadable recording ({reason})" in result.stderr, args
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    # annotate: the damaged recording fails alone, with its reason, and nothing is written for it
+    annotated = runner.invoke(app, [
+        "annotate", str(bad), "--out", str(tmp_path / "ds"), "--analyzer", "openai/scripted",
+        "--base-url", "http://127.0.0.1:9/v1",
+    ])  # fmt: skip
+    assert annotated.exit_code == 0, annotated.output
+    assert f"unreadable: {bad}: unreadable recording ({reason})" in annotated.stderr
+    assert "0 of 1 recordings labelled" in annotated.output
+    assert not (tmp_path / "ds" / "annotate.log").exists()  # so a re-run tries it again
+
+
+def test_a_torn_last_event_line_is_dropped(tmp_path: Path) -> None:
+    """A recorder killed while it wrote a line leaves it torn: the rest is still read."""
+    from agentracer.replay.recording import load
+
+    (tmp_path / "events.jsonl").write_text(
+        '{"kind": "header", "recording": {"id": "x", "command": ["true"], "model": "m"}}\n'
+        '{"kind": "tool", "agent": "a", "content": "kept", "after_call": 0}\n{"kind": "to'
+    )
+    recording = load(tmp_path)
+    assert recording.outcome.status == "interrupted" and recording.events[0].content == "kept"

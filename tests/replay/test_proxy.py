@@ -133,6 +133,8 @@ def test_every_route_refuses_a_request_without_the_run_token(proxy: ReplayProxy)
         (json.dumps({**CHAT, "temperature": "hot"}).encode(), {}, 400, "'temperature' must be a number"),
         (json.dumps({**CHAT, "stream": 1}).encode(), {}, 400, "'stream' must be a boolean"),
         (b"[" * 100_000 + b"]" * 100_000, {}, 400, "nested too deeply"),
+        # issue 18, item 11: past Python's 4,300-digit limit the proxy used to answer nothing
+        (b'{"messages": [], "seed": ' + b"9" * 5000 + b"}", {}, 400, "a number of 5000 digits"),
     ],
 )  # fmt: skip
 def test_a_malformed_request_gets_a_400_with_its_reason(

@@ -1,3 +1,3 @@
-from agentracer.cli import app
+from agentracer.__main__ import main
 
-app()
+main()

@@ -20,6 +20,7 @@ from agentracer.cli.common import (
     user_errors,
 )
 from agentracer.cli.replay import _upstream
+from agentracer.cli.trust import YesOpt, confirm_stored_commands
 from agentracer.errors import AgenTracerError
 from agentracer.export.document import document
 from agentracer.faithfulness.risk_drop import Variant, evaluate, markdown, table
@@ -60,7 +61,8 @@ def faithfulness_command(
     work_dir: Annotated[
         Path | None,
         typer.Option(
-            help="where the replays go (default: RECORDING_DIR.faithfulness; must be new)"
+            help="where the replays go (default: RECORDING_DIR.faithfulness); running the same "
+            "command again resumes, reusing the replays that finished"
         ),
     ] = None,
     report: Annotated[Path | None, typer.Option("--out", help="write the report as JSON")] = None,
@@ -69,8 +71,13 @@ def faithfulness_command(
     seed: SeedOpt = 0,
     timeout: TimeoutOpt = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    yes: Annotated[bool, YesOpt] = False,
 ) -> None:
     """Rank a simulation's actions by blame, delete the top N, re-simulate, report Risk Drop.
+
+    Every replay runs the recording's command and check again: unasked only when you recorded
+    it on this machine and it is unchanged; otherwise they are shown and run once you confirm
+    (--yes).
 
     Example: agentracer faithfulness sn --tracer agentracer --top 2 --top 4 -m 1
     """
@@ -81,9 +88,8 @@ def faithfulness_command(
         variants.append("deletion" if name == "deletion" else "insertion")
     if k < 1 or permutations < 1 or any(n < 1 for n in top or []):
         raise AgenTracerError("-k, --permutations and --top must be at least 1")
+    confirm_stored_commands([recording_dir], yes)
     work = work_dir or recording_dir.with_name(f"{recording_dir.name}.faithfulness")
-    if work.exists() and any(work.iterdir()):
-        raise AgenTracerError(f"{work} already holds files; choose another --work-dir")
     scorers = [
         make_scorer(name, k=k, permutations=permutations, seed=seed)
         for name in scorer or ["random", "leave-one-out", "shapley"]
@@ -112,5 +118,7 @@ def faithfulness_command(
     )
     out.print(title, soft_wrap=True, highlight=False, markup=False)
     out.print(markdown(header, rows), soft_wrap=True, highlight=False, markup=False)
+    if subject.reused:
+        out.print(f"resumed: {subject.reused} of {result.replays} replays were already done")
     if report is not None:
         out.print(f"report written to {escape(str(report))}")

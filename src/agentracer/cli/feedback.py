@@ -21,9 +21,14 @@ from agentracer.cli.common import (
     user_errors,
 )
 from agentracer.cli.replay import OutOpt, _summary, _upstream
+from agentracer.cli.trust import YesOpt, confirm_stored_commands
 from agentracer.errors import AgenTracerError
 from agentracer.feedback.critique import Critique, model_critique, template_critique
-from agentracer.feedback.rerun import replay_with_critique, rerun_with_feedback
+from agentracer.feedback.rerun import (
+    replay_with_critique,
+    require_failure,
+    rerun_with_feedback,
+)
 from agentracer.llm.client import get_model
 from agentracer.replay import recording as rec
 from agentracer.replay.convert import call_index, to_trajectory
@@ -73,13 +78,19 @@ def feedback_command(
     base_url: BaseUrlOpt = None,
     seed: SeedOpt = 0,
     timeout: TimeoutOpt = 120.0,
+    yes: Annotated[bool, YesOpt] = False,
 ) -> None:
     """Critique the blamed agent of a failed recording and run the system again with it.
+
+    The recording's command and check run again: unasked only when you recorded it on this
+    machine and it is unchanged; otherwise they are shown and run once you confirm (--yes).
 
     Example: agentracer feedback rec --tracer agentracer --out rec-fixed
     """
     if mode not in ("replay", "task"):
         raise AgenTracerError(f"--mode must be replay or task, not {mode!r}")
+    require_failure(rec.load(recording_dir), recording_dir)
+    confirm_stored_commands([recording_dir], yes)
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=None, timeout=timeout,
         concurrency=1, no_cache=False, cache_dir=None, constrain=None,

@@ -1,4 +1,5 @@
-"""Asking before running commands stored in recordings (`replay`, `annotate`)."""
+"""Asking before running commands stored in recordings: one rule, and one `--yes`, for every
+command that runs them (`replay`, `annotate`, `feedback`, `faithfulness`)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ YesOpt = typer.Option(
 )
 IsolateOpt = typer.Option(
     "--isolate/--no-isolate",
-    help="run the program in its own PID and mount namespaces with its own /proc, so it "
-    "cannot read the recorder's environment (default: on where the system allows it)",
+    help="run the program in bubblewrap's sandbox: its own namespaces, no capabilities, a "
+    "read-only file system but its working directory, the signing key hidden (default: on "
+    "where the system allows it; docs/security.md)",
 )
 
 

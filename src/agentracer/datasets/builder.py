@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentracer.errors import TraceFormatError
 from agentracer.formats import recording as rec
 from agentracer.formats.recorded_run import step_index, to_trajectory
 from agentracer.formats.who_and_when import to_record
@@ -235,7 +236,13 @@ async def annotate(
         if key in done:
             reports.append(AnnotateReport(**done[key]))
             continue
-        source = rec.load(directory)
+        try:
+            source = rec.load(directory)
+        except TraceFormatError as error:  # fails alone, and is tried again on a re-run
+            reports.append(AnnotateReport(key, f"unreadable: {error.one_line()}"))
+            if on_progress:
+                on_progress(reports[-1])
+            continue
         work = work_dir_for(out_dir, position, source)
         if source.outcome.status in ("failure", "crashed", "timeout"):
             report = await _label_failure(

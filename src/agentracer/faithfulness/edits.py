@@ -6,10 +6,17 @@ module brings a policy of its own (the lab's `Policy` protocol, run by its publi
 against the recorded one), edited calls return their new text, and the other calls after the
 first edit go live. Without an upstream every call must be edited (the insertion and Shapley
 counterfactuals, which replay recorded or neutral texts only and need no model).
+
+A replay that finished leaves its edits in `edits.json` beside the recording, so an evaluation
+interrupted (Ctrl-C, a kill) and run again into the same work directory resumes: a finished
+replay with the same edits is reused, anything else in its directory is removed and replayed.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,11 +73,31 @@ class EditPolicy:
         return self.upstream.complete(body), "live", False
 
 
+EDITS_FILE = "edits.json"
+
+
 @dataclass
 class EditedRun:
     directory: Path
     recording: Recording
     risk: float
+    reused: bool = False  # finished by an earlier, interrupted evaluation
+
+
+def _marker(edits: dict[int, str], model: str | None) -> dict[str, Any]:
+    return {"edits": {str(at): text for at, text in sorted(edits.items())}, "model": model}
+
+
+def _finished(out_dir: Path, marker: dict[str, Any]) -> EditedRun | None:
+    """The replay in `out_dir` when it finished with these edits (see the module docstring)."""
+    try:
+        saved = json.loads((out_dir / EDITS_FILE).read_text(encoding="utf-8"))
+        if saved != marker:
+            return None
+        done = rec.load(out_dir)
+        return EditedRun(out_dir, done, read_risk(out_dir), reused=True)
+    except (OSError, ValueError, AgenTracerError):  # not there, torn, not a finished run
+        return None
 
 
 def replay_edited(
@@ -82,7 +109,14 @@ def replay_edited(
     timeout: float | None = None,
 ) -> EditedRun:
     """Replay `source_dir` with the calls in `edits` answered by their new text and return the
-    run's risk. A divergence, a crash or a timeout is a named error: such a run has no risk."""
+    run's risk. A divergence, a crash or a timeout is a named error: such a run has no risk.
+    A finished replay with the same edits already in `out_dir` is reused."""
+    marker = _marker(edits, upstream.name if upstream is not None else None)
+    reused = _finished(out_dir, marker)
+    if reused is not None:
+        return reused
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # cut off by an interruption: replayed again
     source = rec.load(source_dir)
     program = Program(
         command=source.command,
@@ -93,7 +127,8 @@ def replay_edited(
     )
     policy = EditPolicy(source, edits, upstream)
     name = upstream.name if upstream is not None else source.model
-    replayed = run_session(program, policy, out_dir, model_name=name)
+    secrets = getattr(upstream, "secrets", ())
+    replayed = run_session(program, policy, out_dir, model_name=name, secrets=secrets)
     status = replayed.outcome.status
     if status == "diverged":
         raise SimulationDivergedError(
@@ -105,4 +140,8 @@ def replay_edited(
         raise ReplayFailedError(
             f"the replay ended '{status}': {replayed.outcome.message}", path=out_dir
         )
-    return EditedRun(out_dir, replayed, read_risk(out_dir))
+    risk = read_risk(out_dir)
+    tmp = out_dir / f".{EDITS_FILE}.tmp"
+    tmp.write_text(json.dumps(marker), encoding="utf-8")
+    os.replace(tmp, out_dir / EDITS_FILE)  # written last: the replay is finished
+    return EditedRun(out_dir, replayed, risk)

@@ -60,6 +60,7 @@ class Subject:
     neutral: str | None = None
     timeout: float | None = None
     replays: int = 0
+    reused: int = 0  # replays an interrupted run of the same evaluation had finished
     _counter: int = field(default=0, repr=False)
 
     @cached_property
@@ -98,9 +99,11 @@ class Subject:
         self._counter += 1
         self.replays += 1
         out = self.work_dir / f"{label}-{self._counter:04d}"
-        return replay_edited(
+        run = replay_edited(
             self.directory, edits, self.upstream if live else None, out, timeout=self.timeout
         )
+        self.reused += run.reused
+        return run
 
     def recorded_texts(self) -> dict[int, str]:
         return {call.index: call.content() for call in self.recording.calls()}

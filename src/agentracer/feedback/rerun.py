@@ -35,6 +35,25 @@ FEEDBACK_HEADER = "Feedback on an earlier attempt of this task:"
 REFERENCE_SYSTEMS = ("agentracer.systems.math_team", "agentracer.systems.coding_team")
 
 
+FAILED = ("failure", "crashed", "timeout")
+
+
+class NotAFailedRunError(AgenTracerError):
+    """Feedback critiques failed runs only: a run that succeeded, or was never judged, has no
+    failure to attribute."""
+
+
+def require_failure(recording: Recording, directory: Path) -> None:
+    """Raise `NotAFailedRunError` unless the recorded run failed."""
+    status = recording.outcome.status
+    if status not in FAILED:
+        raise NotAFailedRunError(
+            f"the run's outcome is '{status}', not a failure ({', '.join(FAILED)}): feedback "
+            "critiques failed runs only",
+            path=directory,
+        )
+
+
 class NotAReferenceSystemError(AgenTracerError):
     """A plain re-run with the critique in the task needs a system that takes `--feedback`."""
 
@@ -94,7 +113,10 @@ def replay_with_critique(
     from there on (its requests are marked `substituted` in the new recording)."""
     source = rec.load(source_dir)
     policy = CritiquePolicy(source, at, critique, upstream)
-    return run_session(_program(source, timeout=timeout), policy, out_dir, model_name=upstream.name)
+    return run_session(
+        _program(source, timeout=timeout), policy, out_dir, model_name=upstream.name,
+        secrets=getattr(upstream, "secrets", ()),
+    )  # fmt: skip
 
 
 def rerun_with_feedback(
@@ -113,7 +135,10 @@ def rerun_with_feedback(
             )
         command += ["--feedback", feedback]
     program = _program(source, command, timeout)
-    return run_session(program, LivePolicy(upstream), out_dir, model_name=upstream.name)
+    return run_session(
+        program, LivePolicy(upstream), out_dir, model_name=upstream.name,
+        secrets=getattr(upstream, "secrets", ()),
+    )  # fmt: skip
 
 
 def succeeded(recording: Recording) -> bool:

@@ -178,39 +178,69 @@ def save(recording: Recording, directory: Path) -> None:
 
 def load(path: str | Path) -> Recording:
     """Read a recording directory (or its `recording.json`). A run whose recorder was killed
-    has no `recording.json`; it is rebuilt from `events.jsonl` and marked `interrupted`."""
+    has no `recording.json`; it is rebuilt from `events.jsonl` and marked `interrupted`.
+    Anything unreadable is a `TraceFormatError` with the reason in one line."""
     path = Path(path)
     directory = path.parent if path.name == RECORDING_FILE else path
     whole = directory / RECORDING_FILE
     try:
         if whole.is_file():
-            return Recording.model_validate_json(whole.read_text(encoding="utf-8"))
+            return Recording.model_validate_json(whole.read_bytes().decode("utf-8"))
         events_path = directory / EVENTS_FILE
         if not events_path.is_file():
             raise TraceFormatError(
                 "not a recording (no recording.json or events.jsonl)", path=directory
             )
-        lines = [
-            json.loads(line)
-            for line in events_path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-        header: dict[str, Any] = next((line for line in lines if line.get("kind") == "header"), {})
-        events = [line for line in lines if line.get("kind") in ("call", "tool")]
-        tasks = [
-            {k: v for k, v in line.items() if k != "kind"}
-            for line in lines
-            if line.get("kind") == "task"
-        ]
-        fields = {**header.get("recording", {}), "events": events}
-        if tasks:
-            fields["task"] = tasks[-1]
-        recovered = Recording.model_validate(fields)
-        return recovered.model_copy(update={"events": renumbered(recovered.events)})
-    except (ValidationError, json.JSONDecodeError) as error:
+        return _rebuilt(_event_lines(events_path))
+    except UnicodeDecodeError as error:
         raise TraceFormatError(
-            f"unreadable recording ({str(error).splitlines()[0]})", path=directory
+            f"unreadable recording (not UTF-8: byte {error.start} of "
+            f"{RECORDING_FILE if whole.is_file() else EVENTS_FILE})",
+            path=directory,
         ) from None
+    except (ValidationError, ValueError, RecursionError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TraceFormatError(f"unreadable recording ({reason})", path=directory) from None
+
+
+def _event_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of `events.jsonl`; a last line torn by a kill is dropped."""
+    text = path.read_bytes().decode("utf-8")
+    lines = text.splitlines()
+    parsed = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines) and not text.endswith("\n"):
+                break  # the recorder was killed while writing it
+            raise
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"line {number} of {EVENTS_FILE} is a JSON {type(value).__name__}, not an object"
+            )
+        parsed.append(value)
+    return parsed
+
+
+def _rebuilt(lines: list[dict[str, Any]]) -> Recording:
+    header = next((line for line in lines if line.get("kind") == "header"), {})
+    fields = header.get("recording", {})
+    if not isinstance(fields, dict):
+        raise ValueError(f"the header of {EVENTS_FILE} holds no recording object")
+    events = [line for line in lines if line.get("kind") in ("call", "tool")]
+    tasks = [
+        {k: v for k, v in line.items() if k != "kind"}
+        for line in lines
+        if line.get("kind") == "task"
+    ]
+    fields = {**fields, "events": events}
+    if tasks:
+        fields["task"] = tasks[-1]
+    recovered = Recording.model_validate(fields)
+    return recovered.model_copy(update={"events": renumbered(recovered.events)})
 
 
 def is_recording(path: Path) -> bool:

@@ -157,13 +157,12 @@ def default_model_name(connection: ConnectionSettings | None = None) -> str:
 
 
 def _first_served_model(base_url: str, connection: ConnectionSettings | None) -> str:
-    import os
-
     import openai
 
+    from agentracer.credentials import secret
     from agentracer.errors import ModelUnavailableError
 
-    api_key = (connection.api_key if connection else None) or os.environ.get("OPENAI_API_KEY")
+    api_key = (connection.api_key if connection else None) or secret("OPENAI_API_KEY")
     from agentracer.llm.openai_compat import PLACEHOLDER_KEY
 
     client = openai.OpenAI(

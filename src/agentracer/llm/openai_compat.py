@@ -13,6 +13,7 @@ import time
 import openai
 from openai.types.chat import ChatCompletion
 
+from agentracer.credentials import secret
 from agentracer.errors import LLMError, ModelNotFoundError, ModelUnavailableError
 from agentracer.llm.backend import context_error
 from agentracer.llm.types import ChatRequest, ChatResponse, ConnectionSettings
@@ -33,7 +34,7 @@ class OpenAIBackend:
         self.name = f"{PROVIDER}/{model}"
         self.context_window: int | None = connection.extra.get("context_window")
         self.base_url = connection.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        api_key = connection.api_key or os.environ.get("OPENAI_API_KEY")
+        api_key = connection.api_key or secret("OPENAI_API_KEY")
         if not api_key and self.base_url is None:
             raise ModelUnavailableError(
                 f"no API key for {self.name}: set OPENAI_API_KEY, or point OPENAI_BASE_URL "

@@ -160,7 +160,9 @@ async def find_decisive_step(
     result = SearchResult(strategy=strategy, analyzer=analyzer.name)
     agent_steps = [s.index for s in trajectory.agent_steps()]
     if strategy == "ranked":
+        before = _usage(analyzer)
         ranked = await analyzer.rank_steps(trajectory, feedback)
+        result.analyzer_usage = spent(before, _usage(analyzer))
         top = ranked[: budget or default_budget(trajectory)]
         candidates = sorted(top)
     else:
@@ -171,9 +173,18 @@ async def find_decisive_step(
         )
         if add_attempt(result, trajectory, tried):
             break
-    if isinstance(analyzer, ModelAnalyzer):
-        result.analyzer_usage = analyzer.usage
     return result
+
+
+def _usage(analyzer: Analyzer) -> Usage:
+    return analyzer.usage if isinstance(analyzer, ModelAnalyzer) else Usage()
+
+
+def spent(before: Usage, after: Usage) -> Usage:
+    """What was used between two readings of a running total."""
+    return Usage(
+        **{name: getattr(after, name) - getattr(before, name) for name in Usage.model_fields}
+    )
 
 
 class Tried(BaseModel):
@@ -183,6 +194,7 @@ class Tried(BaseModel):
     replays: int
     live_calls: int
     agreement: float
+    analyzer_usage: Usage = Field(default_factory=Usage, description="proposing this fix")
 
 
 async def try_candidate(
@@ -200,7 +212,9 @@ async def try_candidate(
     """Ask for a fix of `step` and replay it (majority of `k`) into `work_dir/step<N>-replay-i`;
     each replay runs behind its own proxy port and writes its own directory (and, with
     `private_cwd`, runs in its own copy of the recorded working directory)."""
+    before = _usage(analyzer)
     fix = await analyzer.propose_fix(trajectory, step, feedback)
+    usage = spent(before, _usage(analyzer))
     call = call_index(trajectory, step)
     vote = majority_replay(
         recording_dir, call, fix, upstream, k=k,
@@ -210,14 +224,16 @@ async def try_candidate(
     attempt = Attempt(step=step, call=call, fix=fix, outcomes=vote.outcomes, flipped=vote.won)
     live = sum(c.origin == "live" for _, replayed in vote.replays for c in replayed.calls())
     return Tried(
-        attempt=attempt, replays=len(vote.replays), live_calls=live, agreement=vote.agreement
-    )
+        attempt=attempt, replays=len(vote.replays), live_calls=live, agreement=vote.agreement,
+        analyzer_usage=usage,
+    )  # fmt: skip
 
 
 def add_attempt(result: SearchResult, trajectory: Trajectory, tried: Tried) -> bool:
     """Count `tried` into `result`; True (and the label set) when its fix flipped the run."""
     result.replays += tried.replays
     result.replay_live_calls += tried.live_calls
+    result.analyzer_usage = result.analyzer_usage + tried.analyzer_usage
     result.attempts.append(tried.attempt)
     if not tried.attempt.flipped:
         return False

@@ -1,9 +1,12 @@
 """Run a multi-agent program behind the proxy and judge the run: `record` and `replay`.
 
-The program runs in its own process group, and where the system allows in its own PID and
-mount namespaces with its own /proc (see `replay.isolation`), with `OPENAI_BASE_URL` pointed
-at the proxy and, as `OPENAI_API_KEY`, the run's random token (the only key the proxy
-accepts); the real key is removed from its environment. A time limit kills the whole group. Afterwards the check runs: a
+The program runs in its own process group, and where the system allows in a sandbox it cannot
+undo (`replay.isolation`: its own namespaces, no capabilities, a read-only file system but its
+working directory and a private TMPDIR, the signing key's directory hidden), with
+`OPENAI_BASE_URL` pointed at the proxy and, as `OPENAI_API_KEY`, the run's random token (the
+only key the proxy accepts). The real key never reaches it: every credential variable, and
+every variable whose value contains a key, is removed from its environment. A time limit kills
+the whole group. Afterwards the check runs (in the same sandbox): a
 shell command (exit code 0 means success) with `AGENTRACER_MAS_STDOUT` naming the file that
 holds what the program printed, or `py:module:function`, a Python function called with the
 recording directory that returns whether the run succeeded.
@@ -16,12 +19,14 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agentracer.credentials import MIN_SECRET_LENGTH, known_secrets
 from agentracer.errors import AgenTracerError
 from agentracer.replay import recording as rec
 from agentracer.replay.agents import parse_patterns
@@ -29,7 +34,7 @@ from agentracer.replay.isolation import Isolation, isolation
 from agentracer.replay.policy import LivePolicy, Policy, ReplayPolicy
 from agentracer.replay.proxy import ReplayProxy
 from agentracer.replay.recording import Outcome, Recording, ReplayInfo
-from agentracer.replay.signing import sign
+from agentracer.replay.signing import key_dirs, sign
 from agentracer.replay.upstream import Upstream
 from agentracer.replay.workspace import PrivateCwd
 
@@ -53,8 +58,30 @@ class Program:
     timeout: float = 600.0
     check_timeout: float = 120.0
     agent_patterns: list[str] = field(default_factory=list)  # REGEX=AGENT
-    isolate: bool = True  # own PID/mount namespaces where the system allows (replay.isolation)
+    isolate: bool = True  # in the sandbox where the system allows (replay.isolation)
     private_cwd: PrivateCwd | None = None  # run in a fresh copy of `cwd` (replay.workspace)
+
+
+@dataclass(frozen=True)
+class Jail:
+    """Where one run's program and check run: the sandbox (`isolation`), with the recording
+    directory read-only, `tmp` its private temporary directory and `hidden` what it must not
+    see (the signing key's directory)."""
+
+    isolation: Isolation
+    out_dir: Path
+    tmp: Path | None = None
+    hidden: tuple[Path, ...] = ()
+
+    def command(self, command: list[str], cwd: Path) -> list[str]:
+        """`command` as started from `cwd` (in the sandbox, when there is one)."""
+        return self.isolation.wrap(
+            command,
+            cwd=cwd,
+            read_only=[self.out_dir],
+            writable=[self.tmp] if self.tmp is not None else [],
+            hidden=self.hidden,
+        )
 
 
 def _fresh_dir(out_dir: Path) -> None:
@@ -63,19 +90,30 @@ def _fresh_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
+def holds_secret(value: str, secrets: set[str]) -> bool:
+    """Whether `value` is one of `secrets` or contains one (`Bearer <key>`, a URL with the
+    key in it); values too short to be keys are matched whole only."""
+    return any(
+        value == secret or (len(secret) >= MIN_SECRET_LENGTH and secret in value)
+        for secret in secrets
+    )
+
+
 def _program_env(
-    proxy: ReplayProxy, out_dir: Path, secrets: tuple[str, ...] = ()
+    proxy: ReplayProxy, out_dir: Path, secrets: tuple[str, ...] = (), tmp: Path | None = None
 ) -> dict[str, str]:
-    """The recorder's environment minus every credential (by name, and any variable holding
-    one of `secrets`), plus the proxy's address and the run's token as the API key."""
-    known = {value for value in secrets if value} | {
-        os.environ[name] for name in SCRUBBED_ENV if os.environ.get(name)
-    }
+    """The recorder's environment minus every credential (by name, and any variable whose
+    value holds one of `secrets` or of the keys this process knows), plus the proxy's address
+    and the run's token as the API key; `tmp` as the temporary directory."""
+    known = {value for value in secrets if value} | known_secrets()
+    known |= {os.environ[name] for name in SCRUBBED_ENV if os.environ.get(name)}
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in SCRUBBED_ENV and value not in known
+        if name not in SCRUBBED_ENV and not holds_secret(value, known)
     }
+    if tmp is not None:
+        env.update(TMPDIR=str(tmp), TMP=str(tmp), TEMP=str(tmp))
     env.update(
         OPENAI_BASE_URL=proxy.base_url,
         OPENAI_API_BASE=proxy.base_url,  # older clients
@@ -88,7 +126,7 @@ def _program_env(
 
 
 def _run_program(
-    program: Program, env: dict[str, str], out_dir: Path, isolated: Isolation
+    program: Program, env: dict[str, str], out_dir: Path, jail: Jail
 ) -> tuple[int | None, str]:
     """(exit code or None on timeout, message)."""
     if shutil.which(program.command[0], path=env.get("PATH")) is None:
@@ -99,7 +137,7 @@ def _run_program(
     ):
         try:
             process = subprocess.Popen(
-                [*isolated.prefix, *program.command],
+                jail.command(program.command, program.cwd),
                 cwd=program.cwd,
                 env=env,
                 stdout=stdout,
@@ -113,6 +151,9 @@ def _run_program(
         except subprocess.TimeoutExpired:
             _kill_group(process)
             return None, f"the program ran past {program.timeout:g} s and was killed"
+        except BaseException:  # Ctrl-C: the program does not outlive its recorder
+            _kill_group(process)
+            raise
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -157,9 +198,7 @@ def _run_python_check(spec: str, out_dir: Path) -> Outcome:
     return Outcome(status="success" if success else "failure", success=success, mas_exit_code=0)
 
 
-def _run_check(
-    program: Program, env: dict[str, str], out_dir: Path, isolated: Isolation
-) -> Outcome:
+def _run_check(program: Program, env: dict[str, str], out_dir: Path, jail: Jail) -> Outcome:
     if not program.check:
         return Outcome(status="unchecked", mas_exit_code=0, message="no check was given")
     if program.check.startswith(PY_CHECK):
@@ -167,7 +206,7 @@ def _run_check(
     env = {**env, "AGENTRACER_MAS_STDOUT": str(out_dir / rec.STDOUT_FILE)}
     try:
         done = subprocess.run(
-            [*isolated.prefix, "/bin/sh", "-c", program.check], cwd=program.cwd, env=env,
+            jail.command(["/bin/sh", "-c", program.check], program.cwd), cwd=program.cwd, env=env,
             capture_output=True, timeout=program.check_timeout, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
@@ -194,7 +233,7 @@ def _judge(
     message: str,
     env: dict[str, str],
     out_dir: Path,
-    isolated: Isolation,
+    jail: Jail,
 ) -> Outcome:
     if proxy.divergences:
         return Outcome(status="diverged", mas_exit_code=exit_code, message=proxy.divergences[0])
@@ -209,7 +248,7 @@ def _judge(
         return Outcome(
             status="no-calls", mas_exit_code=0, message="the program never called the model"
         )
-    return _run_check(program, env, out_dir, isolated)
+    return _run_check(program, env, out_dir, jail)
 
 
 def run_session(
@@ -225,28 +264,38 @@ def run_session(
     (signed, see `replay.signing`). `secrets` are credentials the program must never see."""
     _fresh_dir(out_dir)
     isolated = isolation(program.isolate)
+    jail = Jail(
+        isolated,
+        out_dir,
+        Path(tempfile.mkdtemp(prefix="agentracer-tmp-")) if isolated.active else None,
+        key_dirs() if isolated.active else (),
+    )
     copied: Path | None = None
-    if program.private_cwd is not None and not program.private_cwd.shared:
-        copied = program.private_cwd.copy(program.cwd, out_dir / WORKDIR)
     try:
-        return _session(program, policy, out_dir, isolated, copied, model_name, replay, secrets)
+        if program.private_cwd is not None and not program.private_cwd.shared:
+            copied = program.private_cwd.copy(program.cwd, out_dir / WORKDIR)
+        running = program if copied is None else replace(program, cwd=copied)
+        jail.command(["true"], running.cwd)  # a sandbox that cannot hold fails before the run
+        return _session(program, running, policy, out_dir, jail, model_name, replay, secrets)
     finally:
         if copied is not None:
             PrivateCwd.remove(copied)
+        if jail.tmp is not None:
+            shutil.rmtree(jail.tmp, ignore_errors=True)
 
 
 def _session(
     program: Program,
+    running: Program,
     policy: Policy,
     out_dir: Path,
-    isolated: Isolation,
-    copied: Path | None,
+    jail: Jail,
     model_name: str,
     replay: ReplayInfo | None,
     secrets: tuple[str, ...],
 ) -> Recording:
     recording = Recording(
-        isolation=isolated.description,
+        isolation=jail.isolation.description,
         id=uuid.uuid4().hex[:12],
         command=program.command,
         check=program.check,
@@ -268,17 +317,16 @@ def _session(
     )
     proxy = ReplayProxy(policy, log, model_name=model_name, patterns=patterns).start()
     started = time.perf_counter()
-    running = program if copied is None else replace(program, cwd=copied)
     try:
-        env = _program_env(proxy, out_dir, secrets)
-        exit_code, message = _run_program(running, env, out_dir, isolated)
+        env = _program_env(proxy, out_dir, secrets, jail.tmp)
+        exit_code, message = _run_program(running, env, out_dir, jail)
     finally:
         proxy.stop()
         log.close()
     recording.seconds = time.perf_counter() - started
     recording.events = rec.renumbered(list(proxy.events))
     recording.task = proxy.task
-    recording.outcome = _judge(running, proxy, exit_code, message, env, out_dir, isolated)
+    recording.outcome = _judge(running, proxy, exit_code, message, env, out_dir, jail)
     if replay is not None and isinstance(policy, ReplayPolicy):
         recording.replay = replay.model_copy(update={"divergence": policy.divergence})
     recording = sign(recording)

@@ -3,7 +3,8 @@ user made the recording on this machine and nobody changed it since.
 
 A recording stores the shell commands it was made with (`command`, `check`, `cwd`); replaying
 runs them. The recorder signs them with HMAC-SHA256 under a random key kept in the user's
-config directory (created 0600), bound to this host's name. Anything else (an edited
+config directory (created 0600), bound to this host's name. The recorded program never sees
+that directory: the sandbox (`replay.isolation`) replaces it with an empty one. Anything else (an edited
 `recording.json`, a recording from another user or machine, an interrupted one rebuilt from
 `events.jsonl`) verifies as untrusted, and the CLI shows the command and asks first.
 """
@@ -24,13 +25,25 @@ CONFIG_ENV_VAR = "AGENTRACER_CONFIG_DIR"
 KEY_FILE = "recording-signing.key"
 
 
+def _default_config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("agentracer"))
+
+
 def config_dir() -> Path:
     """`$AGENTRACER_CONFIG_DIR`, else the user's config directory (e.g. ~/.config/agentracer)."""
     if os.environ.get(CONFIG_ENV_VAR):
         return Path(os.environ[CONFIG_ENV_VAR]).expanduser()
-    from platformdirs import user_config_dir
+    return _default_config_dir()
 
-    return Path(user_config_dir("agentracer"))
+
+def key_dirs() -> tuple[Path, ...]:
+    """The directories a recorded program must not see, the key created first if missing (so
+    the program can never be the one to create it): the config directory in use and, when
+    `$AGENTRACER_CONFIG_DIR` points elsewhere, the user's default one, if it exists."""
+    _key(create=True)
+    return tuple(dict.fromkeys(d for d in (config_dir(), _default_config_dir()) if d.is_dir()))
 
 
 def _key(create: bool) -> bytes | None:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import openai
 from openai.types.chat import ChatCompletion
 
+from agentracer.credentials import secret
 from agentracer.errors import LLMError, ModelNotFoundError
 from agentracer.llm.embedded import EmbeddedBackend
 from agentracer.llm.openai_compat import PLACEHOLDER_KEY
@@ -40,7 +41,7 @@ class OpenAIUpstream:
         self.model = model
         base_url = connection.base_url or os.environ.get("OPENAI_BASE_URL")
         self.base_url = base_url  # names the endpoint (scale.limiter shares limits by it)
-        api_key = connection.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
+        api_key = connection.api_key or secret("OPENAI_API_KEY") or PLACEHOLDER_KEY
         # The real key: the recorder scrubs it from the recorded program's environment.
         self.secrets = (api_key,) if api_key != PLACEHOLDER_KEY else ()
         self.client = openai.OpenAI(

@@ -10,6 +10,7 @@ to the model in the request body (the SDK's `extra_body`), never as SDK keyword 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -123,6 +124,9 @@ def read_json_body(headers: Any, stream: BinaryIO) -> dict[str, Any]:
         raise BadRequest(f"the body is not JSON ({error.msg} at character {error.pos})") from None
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
+    except ValueError:  # an integer past Python's limit on digits converted (4,300 by default)
+        digits = max((len(run) for run in re.findall(r"\d+", text)), default=0)
+        raise BadRequest(f"the body holds a number of {digits} digits, too long to read") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body is not a JSON object")
     try:

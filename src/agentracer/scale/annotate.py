@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentracer.credentials import secret
 from agentracer.datasets.builder import (
     AnnotateOptions,
     AnnotateReport,
@@ -36,7 +37,7 @@ from agentracer.datasets.builder import (
     work_dir_for,
     write_dataset,
 )
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, TraceFormatError
 from agentracer.formats.recorded_run import call_index
 from agentracer.llm import ConnectionSettings, get_model
 from agentracer.replay import recording as rec
@@ -286,7 +287,7 @@ def annotate_on_ray(
     connection = connection or ConnectionSettings()
     out_dir.mkdir(parents=True, exist_ok=True)
     models = Models(
-        analyzer=analyzer, attacker=attacker, connection=connection, api_key=connection.api_key,
+        analyzer=analyzer, attacker=attacker, connection=connection, api_key=connection.api_key or secret("OPENAI_API_KEY"),
         endpoint_limit=endpoint_limit, cwd_copy_limit=int(cwd_copy_limit_mb * MB),
         out_dir=str(out_dir.resolve()),
     )  # fmt: skip
@@ -299,7 +300,13 @@ def annotate_on_ray(
         if str(directory) in done:
             reports[position] = done[str(directory)]
             continue
-        source = rec.load(directory)
+        try:
+            source = rec.load(directory)
+        except TraceFormatError as error:  # fails alone, and is tried again on a re-run
+            reports[position] = AnnotateReport(str(directory), f"unreadable: {error.one_line()}")
+            if on_progress:
+                on_progress(reports[position])
+            continue
         planned = _plan(position, directory, out_dir, models, upstream_for(source), options)
         if isinstance(planned, AnnotateReport):
             _finish(out_dir, planned, position, reports, on_progress)

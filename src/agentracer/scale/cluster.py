@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
 
 from agentracer.errors import AgenTracerError
+from agentracer.scale.reaper import start_watchdog
 
 RAY_INSTALL_HINT = "Ray is not installed: pip install 'agentracer[scale]' to use --ray"
 LOCAL = "local"
@@ -29,7 +31,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Modul
 
     Already connected (e.g. under `ray job submit`, or a test's `ray.init`): kept as it is.
     `address` None or `local`: join the cluster `ray start --head` runs on this machine, else
-    start a private one with `num_cpus` logical CPUs (default: the machine's). Any other
+    start a private one with `num_cpus` logical CPUs (default: the machine's), which ends
+    with this process even when it is killed (`scale.reaper`). Any other
     `address` (`auto`, `HOST:PORT`, `ray://HOST:10001`) is passed to `ray.init` as is.
     """
     ray = require_ray()
@@ -51,7 +54,19 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Modul
     try:
         ray.init(address="auto", **quiet)
     except (ConnectionError, RuntimeError, ValueError):
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+        start_private(num_cpus)
+    return ray
+
+
+def start_private(num_cpus: int | None = None) -> ModuleType:
+    """Start a Ray cluster of this process's own, which ends with it even when it is killed
+    (`scale.reaper`), and return the module."""
+    ray = require_ray()
+    ray.init(
+        num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
+    if sys.platform == "linux":  # the watchdog reads /proc
+        start_watchdog()
     return ray
 
 

@@ -3,9 +3,9 @@ without its token.
 
     python snoop.py
 
-It prints every environment variable it can read from any process (/proc/*/environ, its
-parent's included) whose name ends in API_KEY, tries the proxy's routes with no credentials
-and with a guessed key, then makes one honest call with the key it was given.
+It prints every `OPENAI_API_KEY` it can read from any process (/proc/*/environ, its parent's
+included), tries the proxy's routes with no credentials and with a guessed key, then makes one
+honest call with the key it was given.
 """
 
 import json
@@ -48,7 +48,7 @@ def main() -> None:
     print(f"parent pid: {os.getppid()}")
     for pid, env in environments().items():
         for name, value in env.items():
-            if name.endswith("API_KEY"):
+            if name == "OPENAI_API_KEY":  # only the key under test, never a stranger's
                 print(f"found {name} in /proc/{pid}/environ: {value}")
     base = os.environ["OPENAI_BASE_URL"]
     chat = {"model": "m", "messages": [{"role": "user", "content": "spend the key"}]}
