@@ -171,7 +171,13 @@ def line(name: str, hits: Hits) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help="feature families whose rankers to train (the others' rows are left out)",
+    )
     args = parser.parse_args()
+    wanted = set(args.families.split(","))
     os.environ.setdefault("AGENTRACER_THREADS", "1")
     runs = {system: labelled(system, args.data) for system in SYSTEMS}
     memo: dict = {}
@@ -199,6 +205,8 @@ def main() -> None:
             if rule != "surprise":
                 print(line(f"surprise rule `{rule}`", rule_hits(rule, test, memo)))
         for name, families in RANKERS.items():
+            if not set(families) <= wanted:
+                continue
             print(line(name, ranker_hits(train, test, families, memo)))
         rules = {name: baseline_hits(name, test) for name in BASELINES if name != "random"}
         best = max(rules, key=lambda name: top(rules[name], 0))

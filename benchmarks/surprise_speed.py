@@ -20,13 +20,13 @@ from pathlib import Path
 
 os.environ.setdefault("AGENTRACER_THREADS", "1")
 
-from agentracer.formats import load_benchmark  # noqa: E402
-from agentracer.llm.models import local_model_file  # noqa: E402
-from agentracer.tracers.fast.embeddings import KIND as EMB_KIND  # noqa: E402
-from agentracer.tracers.fast.embeddings import run_embeddings  # noqa: E402
-from agentracer.tracers.fast.signal_cache import SignalCache  # noqa: E402
-from agentracer.tracers.fast.surprise import KIND, SurpriseSettings, _model, run_surprise  # noqa: E402
-from agentracer.trajectory import Trajectory  # noqa: E402
+from agentracer.formats import load_benchmark
+from agentracer.llm.models import local_model_file
+from agentracer.tracers.fast.embeddings import KIND as EMB_KIND
+from agentracer.tracers.fast.embeddings import run_embeddings
+from agentracer.tracers.fast.signal_cache import SignalCache
+from agentracer.tracers.fast.surprise import KIND, SurpriseSettings, _model, run_surprise
+from agentracer.trajectory import Trajectory
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TARGET_TOKENS = 5000
@@ -51,7 +51,9 @@ def five_thousand_tokens(data: Path, settings: SurpriseSettings) -> tuple[Trajec
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--step-tokens", default="32,128", help="settings to time, comma-separated")
+    parser.add_argument(
+        "--step-tokens", default="32,128,4096", help="settings to time, comma-separated"
+    )
     args = parser.parse_args()
     base = SurpriseSettings()
     started = time.perf_counter()
