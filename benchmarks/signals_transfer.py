@@ -176,8 +176,11 @@ def main() -> None:
         default=",".join(FAMILIES),
         help="feature families whose rankers to train (the others' rows are left out)",
     )
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="LightGBM seeds per ranker")
     args = parser.parse_args()
     wanted = set(args.families.split(","))
+    global SEEDS
+    SEEDS = tuple(range(args.seeds))
     os.environ.setdefault("AGENTRACER_THREADS", "1")
     runs = {system: labelled(system, args.data) for system in SYSTEMS}
     memo: dict = {}
