@@ -111,9 +111,9 @@ def ranked_order(indices: Sequence[int], scores: Sequence[float]) -> list[int]:
     return [indices[k] for k in sorted(range(len(indices)), key=lambda k: (-scores[k], indices[k]))]
 
 
-def ranker_hits(train, test, families, memo) -> Hits:
+def ranker_hits(train, test, families, memo, seeds: Sequence[int] = SEEDS) -> Hits:
     per_seed = []
-    for seed in SEEDS:
+    for seed in seeds:
         booster = fit(train, families, seed, memo)
         hits = []
         for t in test:
@@ -179,8 +179,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="LightGBM seeds per ranker")
     args = parser.parse_args()
     wanted = set(args.families.split(","))
-    global SEEDS
-    SEEDS = tuple(range(args.seeds))
+    seeds = tuple(range(args.seeds))
     os.environ.setdefault("AGENTRACER_THREADS", "1")
     runs = {system: labelled(system, args.data) for system in SYSTEMS}
     memo: dict = {}
@@ -210,7 +209,7 @@ def main() -> None:
         for name, families in RANKERS.items():
             if not set(families) <= wanted:
                 continue
-            print(line(name, ranker_hits(train, test, families, memo)))
+            print(line(name, ranker_hits(train, test, families, memo, seeds)))
         rules = {name: baseline_hits(name, test) for name in BASELINES if name != "random"}
         best = max(rules, key=lambda name: top(rules[name], 0))
         print(line(f"best model-free rule on this system (`{best}`)", rules[best]))
