@@ -31,6 +31,7 @@ class EmbeddedModel:
     license: str
     context_window: int
     note: str
+    file_name: str | None = None  # where the member lands in models_dir(); default: its name
 
 
 SMOLLM2_135M = EmbeddedModel(
@@ -75,7 +76,7 @@ def sha256_of(path: Path) -> str:
 
 
 def model_path(model: EmbeddedModel) -> Path:
-    return models_dir() / Path(model.member).name
+    return models_dir() / (model.file_name or Path(model.member).name)
 
 
 def is_present(model: EmbeddedModel) -> bool:
@@ -103,7 +104,12 @@ def local_model_file(name: str) -> Path:
 
 def ensure_model(name: str = DEFAULT_EMBEDDED) -> Path:
     """Path of the embedded model `name`, fetching it first when it is not there yet."""
-    model = catalogue_entry(name)
+    return ensure(catalogue_entry(name))
+
+
+def ensure(model: EmbeddedModel) -> Path:
+    """Path of `model`'s file, fetched and verified first when it is not there yet (also for
+    files outside the chat-model catalogue, such as the sentence encoder's)."""
     return model_path(model) if is_present(model) else pull(model)
 
 

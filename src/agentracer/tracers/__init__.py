@@ -12,6 +12,7 @@ from agentracer.tracers import (
     fast,
     hybrid,
     step_by_step,
+    surprise,
 )
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
 from agentracer.tracers.registry import TracerSpec, create_tracer, register_tracer, tracer_specs
@@ -30,5 +31,6 @@ __all__ = [
     "hybrid",
     "register_tracer",
     "step_by_step",
+    "surprise",
     "tracer_specs",
 ]
