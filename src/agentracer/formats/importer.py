@@ -53,6 +53,13 @@ def note_orphans(builder: TrajectoryBuilder, tree: SpanTree, unit: str) -> None:
             f"{len(tree.orphans)} {unit}(s) name a parent that is not in the file "
             f"({ids}{more}); they are read as roots"
         )
+    if tree.cut:
+        ids = ", ".join(span.id for span in tree.cut[:3])
+        more = ", ..." if len(tree.cut) > 3 else ""
+        builder.note(
+            f"{len(tree.cut)} loop(s) of parent ids ({unit}s under themselves), cut at "
+            f"{ids}{more}: read as roots"
+        )
 
 
 SpanReader = Callable[[TrajectoryBuilder, SpanTree], None]

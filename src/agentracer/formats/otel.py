@@ -168,6 +168,8 @@ def output_messages(span: Span) -> list[Message] | None:
 
 def is_model_span(span: Span) -> bool:
     operation = span.attributes.get(OPERATION)
+    if not isinstance(operation, str | None):  # a list or dict (a malformed file): unhashable
+        operation = str(operation)
     if operation in MODEL_OPERATIONS:
         return True
     if operation:

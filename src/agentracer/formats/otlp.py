@@ -319,7 +319,13 @@ def _span_keys(record: object) -> Iterator[set[str]]:
                 continue
             for span in scope_spans.get("spans") or []:
                 if isinstance(span, dict) and isinstance(span.get("attributes"), list):
-                    yield {a.get("key") for a in span["attributes"] if isinstance(a, dict)}
+                    # Only string keys: a list or dict key (a malformed file) is unhashable,
+                    # and `attributes()` skips it anyway.
+                    yield {
+                        a["key"]
+                        for a in span["attributes"]
+                        if isinstance(a, dict) and isinstance(a.get("key"), str)
+                    }
 
 
 def otlp_flavour(probe: Probe) -> str | None:

@@ -6,7 +6,10 @@ attributes, error status); `group_traces` splits them by trace, and `SpanTree` r
 from parent ids whatever order the spans came in, walks it in execution order (children by
 start time) and finds a span's nearest ancestor that satisfies a test (e.g. the enclosing agent
 span). A span whose parent is not in the file is kept as a root and reported in `orphans`, so
-the importer can say so in a note instead of dropping it.
+the importer can say so in a note instead of dropping it. A loop of parent ids (a span that is
+its own parent, or A under B under A: a malformed or hostile file) is cut once, when the tree is
+built, at the loop's earliest span, which becomes a root and is reported in `cut`; every later
+walk up the tree (`parent`, `ancestor`) then ends, whatever the caller does.
 """
 
 from __future__ import annotations
@@ -59,15 +62,40 @@ class SpanTree:
         self.by_id: dict[str, Span] = {}
         for span in spans:
             self.by_id.setdefault(span.id, span)  # a duplicated span id keeps its first copy
-        self.children: dict[str | None, list[Span]] = defaultdict(list)
         self.orphans: list[Span] = []
+        self._parent: dict[str, str] = {}  # span id -> the parent id the tree uses (in by_id)
         for span in self.by_id.values():
-            parent = span.parent_id if span.parent_id in self.by_id else None
-            if span.parent_id and parent is None:
+            if span.parent_id in self.by_id:
+                self._parent[span.id] = span.parent_id  # type: ignore[assignment]
+            elif span.parent_id:
                 self.orphans.append(span)
-            self.children[parent].append(span)
+        self.cut: list[Span] = self._cut_loops()
+        self.children: dict[str | None, list[Span]] = defaultdict(list)
+        for span in self.by_id.values():
+            self.children[self._parent.get(span.id)].append(span)
         for siblings in self.children.values():
             siblings.sort(key=lambda s: (s.start, s.end if s.end is not None else s.start))
+
+    def _cut_loops(self) -> list[Span]:
+        """Break every loop of parent ids at its earliest span (by start, then id), which
+        becomes a root; the spans cut, in the order found. Linear: each span is climbed once."""
+        state: dict[str, int] = {}  # 1: on the path being climbed, 2: known to reach a root
+        cut: list[Span] = []
+        for start_id in self.by_id:
+            path: list[str] = []
+            node: str | None = start_id
+            while node is not None and node not in state:
+                state[node] = 1
+                path.append(node)
+                node = self._parent.get(node)
+            if node is not None and state[node] == 1:  # the climb came back onto its own path
+                loop = [self.by_id[i] for i in path[path.index(node) :]]
+                first = min(loop, key=lambda s: (s.start, s.id))
+                del self._parent[first.id]
+                cut.append(first)
+            for span_id in path:
+                state[span_id] = 2
+        return cut
 
     @property
     def roots(self) -> list[Span]:
@@ -75,33 +103,23 @@ class SpanTree:
         return self.children[None]
 
     def walk(self) -> Iterator[Span]:
-        """Every span, parents before children, siblings by start time (execution order).
-
-        Spans caught in a parent cycle (a malformed file) hang under no root; they come last,
-        by start time, so none is dropped.
-        """
-        visited: set[str] = set()
+        """Every span, parents before children, siblings by start time (execution order)."""
         stack = list(reversed(self.roots))
         while stack:
             span = stack.pop()
-            if span.id in visited:
-                continue
-            visited.add(span.id)
             yield span
             stack.extend(reversed(self.children.get(span.id, [])))
-        rest = [s for s in self.by_id.values() if s.id not in visited]
-        yield from sorted(rest, key=lambda s: s.start)
 
     def parent(self, span: Span) -> Span | None:
-        return self.by_id.get(span.parent_id) if span.parent_id else None
+        """The span's parent in this tree: None for roots, orphans and the spans `cut`."""
+        parent_id = self._parent.get(span.id)
+        return None if parent_id is None else self.by_id[parent_id]
 
     def ancestor(self, span: Span, test: Callable[[Span], bool]) -> Span | None:
         """The nearest ancestor of `span` (not `span` itself) for which `test` is true."""
-        seen = {span.id}
         node = self.parent(span)
-        while node is not None and node.id not in seen:
+        while node is not None:
             if test(node):
                 return node
-            seen.add(node.id)
             node = self.parent(node)
         return None

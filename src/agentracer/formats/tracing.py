@@ -62,14 +62,18 @@ def arguments_text(value: Any) -> str:
     return value if isinstance(value, str) else as_text(value)
 
 
-def outcome_of(spans: list[Span]) -> tuple[Outcome, list[dict[str, str]]]:
+def outcome_of(
+    spans: list[Span], roots: list[Span] | None = None
+) -> tuple[Outcome, list[dict[str, str]]]:
     """FAILURE when a span failed (error status or exception), SUCCESS when the root spans all
-    ended OK, else UNKNOWN; and the errors, for the trajectory's metadata."""
+    ended OK, else UNKNOWN; and the errors, for the trajectory's metadata. `roots` defaults to
+    the spans whose parent is not among `spans` (a `SpanTree` knows better: loops cut)."""
     errors = [{"span_id": s.id, "name": s.name, "error": s.error or ""} for s in spans if s.error]
     if errors:
         return Outcome.FAILURE, errors
-    ids = {s.id for s in spans}
-    roots = [s for s in spans if s.parent_id not in ids]
+    if roots is None:
+        ids = {s.id for s in spans}
+        roots = [s for s in spans if s.parent_id not in ids]
     if roots and all(s.attributes.get("otel.status_code") == "OK" for s in roots):
         return Outcome.SUCCESS, []
     return Outcome.UNKNOWN, []
@@ -82,6 +86,12 @@ def _trace_notes(tree: SpanTree) -> list[str]:
         notes.append(
             f"{len(tree.orphans)} span(s) have a parent that is not in the file ({names}); "
             "kept, read as top-level spans"
+        )
+    if tree.cut:
+        names = ", ".join(sorted({s.name or s.id for s in tree.cut})[:3])
+        notes.append(
+            f"{len(tree.cut)} loop(s) of parent ids (a span under itself), cut at {names}: "
+            "read as top-level span(s)"
         )
     return notes
 
@@ -106,7 +116,7 @@ def trajectories_from_spans(
     for trace_id in list(traces):
         trace_spans = traces.pop(trace_id)
         tree = SpanTree(trace_spans)
-        outcome, errors = outcome_of(trace_spans)
+        outcome, errors = outcome_of(trace_spans, tree.roots)
         builder = TrajectoryBuilder(
             id=trace_id, format=format_name, path=path, record=trace_id, outcome=outcome
         )
