@@ -21,6 +21,7 @@ class StepKind(StrEnum):
     AGENT = "agent"
     USER = "user"
     TOOL = "tool"
+    HARNESS = "harness"  # the program around the agents (e.g. a model call outside every agent)
 
 
 class Outcome(StrEnum):

@@ -72,6 +72,14 @@ def _smolagents(out: Path) -> list[Path]:
     return [out / "managed_memory.json"]
 
 
+def _smolagents_openinference(out: Path) -> list[Path]:
+    pytest.importorskip("openinference.instrumentation.smolagents")
+    from tests.formats.data.smolagents.make_openinference import write
+
+    write(out / "openinference_managed.json")
+    return [out / "openinference_managed.json"]
+
+
 COMMITTED = {
     "groupchat_messages.json": DATA / "ag2",
     "handoff_trace.jsonl": DATA / "agents_sdk",
@@ -81,13 +89,22 @@ COMMITTED = {
     "runs.jsonl": DATA / "langsmith",
     "observations.json": DATA / "langfuse",
     "managed_memory.json": DATA / "smolagents",
+    "openinference_managed.json": DATA / "smolagents",
 }
 
 
 @pytest.mark.parametrize(
     "generate",
-    [_ag2, _agents_sdk, _autogen, _langgraph, _langfuse, _smolagents],
-    ids=["ag2", "agents-sdk", "autogen", "langgraph-langsmith", "langfuse", "smolagents"],
+    [_ag2, _agents_sdk, _autogen, _langgraph, _langfuse, _smolagents, _smolagents_openinference],
+    ids=[
+        "ag2",
+        "agents-sdk",
+        "autogen",
+        "langgraph-langsmith",
+        "langfuse",
+        "smolagents",
+        "smolagents-openinference",
+    ],
 )
 def test_todays_framework_writes_what_the_committed_trace_holds(
     generate: Callable[[Path], list[Path]], tmp_path: Path

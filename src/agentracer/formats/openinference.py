@@ -147,7 +147,11 @@ class OpenInferenceConvention:
 
     @staticmethod
     def agent_span_name(span: Span) -> str | None:
-        return str(span.attributes.get("agent.name") or span.name or "") or None
+        name = span.attributes.get("agent.name")
+        if name:
+            return str(name)
+        # openinference-instrumentation-smolagents names an agent's span `<agent name>.run`
+        return span.name.removesuffix(".run").strip() or span.name or None
 
     @staticmethod
     def tool_name(span: Span) -> str:

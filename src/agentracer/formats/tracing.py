@@ -11,6 +11,7 @@ trace has a step, one error that says what the file holds).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,14 +168,31 @@ class Convention(Protocol):
         ...
 
 
+_STEP_SPAN = re.compile(r"step[ _-]*\d+", re.IGNORECASE)
+"""An agent framework's span for one step of an agent (smolagents' `Step 3`): part of the
+agent's work, never a name for the agent."""
+
+
+def is_step_span(span: Span) -> bool:
+    return bool(_STEP_SPAN.fullmatch(span.name.strip()))
+
+
+HARNESS = "harness"
+
+
 class StepWalk:
     """One trace's walk: adds steps to the builder in execution order.
 
     Model spans are agent steps, tool spans tool steps joined to the call by its id, and an
     agent span with an answer but no model span below it is an agent step too. Tool results
-    seen only in a later model call's input become tool steps there. The first user message is
-    the task and step 0. Agents the trace does not name are named after the enclosing span (else
-    the service, else the model) and noted.
+    seen only in a later model call's input become tool steps there. The task is the root's
+    (when the convention reads one there), else the top agent span's, else the first user
+    message; it is step 0. Agents the trace does not name are named after the nearest enclosing
+    span that is not an agent's step span (else the service, else the model) and noted.
+
+    In a trace with agent spans, a model call outside every agent (and every agent's step span)
+    and naming no agent is the harness's (e.g. a benchmark's answer-extraction call after the
+    run): a `harness` step, shown and noted, never an agent that could be blamed.
     """
 
     def __init__(self, tree: SpanTree, builder: TrajectoryBuilder, convention: Convention) -> None:
@@ -196,6 +214,9 @@ class StepWalk:
         self.inferred: dict[str, list[int]] = {}  # how an unnamed agent was named -> steps
         self.ignored: dict[str, int] = {}
         self.has_model_below: set[str] = set()
+        self.has_agents = "agent" in self.role.values() or any(map(is_step_span, tree.walk()))
+        self.harness_steps: list[int] = []
+        self._missing: set[str] | None = None  # see `_runs_missing_parents`
         for span in tree.by_id.values():
             if self._is(span, "model"):
                 node, seen = tree.parent(span), set()
@@ -228,6 +249,13 @@ class StepWalk:
         if self.ignored:
             kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.ignored.items()))
             self.builder.note(f"spans that are not steps (kept out of the log): {kinds}")
+        if self.harness_steps:
+            listed = ", ".join(map(str, self.harness_steps[:10]))
+            more = " ..." if len(self.harness_steps) > 10 else ""
+            self.builder.note(
+                f"step(s) {listed}{more}: model call(s) outside every agent span, read as the "
+                "harness's (shown, never blamed)"
+            )
 
     def _is(self, span: Span, role: str) -> bool:
         return self.role.get(span.id) == role
@@ -241,15 +269,63 @@ class StepWalk:
             outermost, node = node, self.tree.ancestor(node, self._is_agent)
         return outermost
 
+    def _started(self) -> bool:
+        """Whether the run has a step yet (the harness's calls do not start it)."""
+        return any(step.kind is not StepKind.HARNESS for step in self.builder.steps)
+
+    def _top_agent(self, span: Span) -> Span | None:
+        """The agent span the run started from: the outermost above `span`, else the trace's
+        first agent span (when `span` is outside every agent, e.g. the harness's call)."""
+        outermost = self._outermost_agent(span)
+        if outermost is not None:
+            return outermost
+        return next((s for s in self.tree.walk() if self._is_agent(s)), None)
+
+    def is_harness(self, span: Span) -> bool:
+        """A model call outside every agent (and agent step) span, in a trace that has agents.
+
+        Only when its spans reach a true root, or hang from the same missing span as an agent's
+        run (a sibling of the run whose harness span was not exported): a span whose parent is
+        missing from the file may otherwise well sit inside an agent that was not exported.
+        """
+        if not self.has_agents or span.attributes.get(self.conv.agent_attribute):
+            return False
+        node = span
+        while (parent := self.tree.parent(node)) is not None:
+            if self._is_agent(parent) or is_step_span(parent):
+                return False
+            node = parent
+        if not node.parent_id:
+            return True
+        return node in self.tree.orphans and node.parent_id in self._runs_missing_parents()
+
+    def _runs_missing_parents(self) -> set[str]:
+        """The missing parents of the top spans above the trace's outermost agent spans."""
+        if self._missing is None:
+            self._missing = set()
+            for span in self.tree.walk():
+                if self._is_agent(span) and self.tree.ancestor(span, self._is_agent) is None:
+                    top = span
+                    while (parent := self.tree.parent(top)) is not None:
+                        top = parent
+                    if top.parent_id and top in self.tree.orphans:
+                        self._missing.add(top.parent_id)
+        return self._missing
+
     def task(self, span: Span, messages: list[Message]) -> None:
-        """The first user message is the task and the user's step (once per trace)."""
-        if self.builder.question or self.builder.steps:
+        """The task and the user's step (once per trace): what the root span or the top agent
+        span states as the task, else the first user message."""
+        if self.builder.question or self._started():
             return
         root, seen = span, {span.id}
         while (parent := self.tree.parent(root)) is not None and parent.id not in seen:
             root = parent
             seen.add(parent.id)
         text, source = self.conv.task(root), root
+        top = None if text else self._top_agent(span)
+        if top is not None:
+            # e.g. smolagents: a harness's root states nothing, the agent's run has {"task": ...}
+            text, source = self.conv.task(top), top
         if not text:
             source = span
             outermost = self._outermost_agent(span)
@@ -270,7 +346,9 @@ class StepWalk:
         enclosing = self.tree.ancestor(span, self._is_agent)
         if enclosing is not None and self.conv.agent_span_name(enclosing):
             return str(self.conv.agent_span_name(enclosing))
-        parent = self.tree.ancestor(span, lambda s: not self._is(s, "model") and bool(s.name))
+        parent = self.tree.ancestor(
+            span, lambda s: not self._is(s, "model") and bool(s.name) and not is_step_span(s)
+        )
         service = str(span.resource.get("service.name") or "")
         if parent is not None:
             name, how = parent.name, f"the enclosing span's name ({parent.name!r})"
@@ -284,10 +362,12 @@ class StepWalk:
         return name
 
     def model_step(self, span: Span) -> None:
+        harness = self.is_harness(span)
         pending = {i for i in self.calls if i not in self.executed and i not in self.answered}
-        if pending or not self.builder.steps:
+        if pending or not self._started():
             messages = self.conv.input_messages(span)
-            self.task(span, messages)
+            if not harness:  # the harness's prompt is not the agents' task
+                self.task(span, messages)
             for message in messages:
                 for call_id, text in message.tool_results:
                     if call_id is not None and str(call_id) in pending:
@@ -307,6 +387,13 @@ class StepWalk:
         if calls:
             rendered = "\n".join(f"[calls {c.name}({c.arguments})]" for c in calls)
             text = f"{text}\n{rendered}".strip()
+        if harness:
+            self.harness_steps.append(len(self.builder.steps))
+            self.builder.add(
+                agent=HARNESS, kind=StepKind.HARNESS, content=text, role="assistant",
+                tool_calls=calls, source_id=span.id,
+            )  # fmt: skip
+            return
         self.builder.add(
             agent=self.agent_of(span), content=text, role="assistant", tool_calls=calls,
             source_id=span.id,
