@@ -86,3 +86,31 @@ def test_positional_baselines_skip_users_and_tools(who_and_when: Benchmark) -> N
     first = asyncio.run(create_tracer("first-agent-step").attribute(trajectory))
     assert trajectory.steps[0].speaker == "human"
     assert (first.agent, first.step) == ("Orchestrator", 1)
+
+
+def _run(*speakers: str) -> Trajectory:
+    from agentracer.trajectory import Step, StepKind
+
+    steps = [
+        Step(index=i, agent=s, speaker=s, kind=StepKind.TOOL if s == "search" else StepKind.AGENT)
+        for i, s in enumerate(speakers)
+    ]
+    return Trajectory(id="run", steps=steps, agents=sorted({s for s in speakers if s != "search"}))
+
+
+def test_first_hand_off_names_the_agent_it_blames() -> None:
+    verdict = asyncio.run(create_tracer("first-hand-off").attribute(_run("A", "search", "A", "B")))
+    assert (verdict.agent, verdict.step) == ("B", 3)
+    assert verdict.reason.startswith("the first step of B, the second agent to act")
+
+
+def test_first_hand_off_on_a_single_agent_run_says_it_fell_back() -> None:
+    """Issue 20 item 2: no second agent, so no hand-off: the documented fallback (the only
+    agent's first step), and a reason that says so instead of naming a second agent."""
+    tracer = create_tracer("first-hand-off")
+    verdict = asyncio.run(tracer.attribute(_run("A", "search", "A")))
+    assert (verdict.agent, verdict.step) == ("A", 0)
+    assert "second agent" not in verdict.reason
+    assert verdict.reason.startswith("no hand-off: A is the only agent that acted")
+    first = asyncio.run(create_tracer("first-agent-step").attribute(_run("A", "search", "A")))
+    assert first.step == verdict.step  # the fallback is first-agent-step's choice

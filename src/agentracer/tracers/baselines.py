@@ -144,7 +144,11 @@ class MostFrequentAgentTracer(Tracer):
 
 class FirstHandOffTracer(Tracer):
     """Blames the first step of the second blamable agent to act: the first hand-off, where
-    one agent's work is first taken up by another. With a single agent, its first step."""
+    one agent's work is first taken up by another.
+
+    A run with a single blamable agent has no hand-off; the documented fallback is that agent's
+    first step (what `first-agent-step` blames), and the reason says so.
+    """
 
     name = "first-hand-off"
 
@@ -155,8 +159,14 @@ class FirstHandOffTracer(Tracer):
         if not by_agent:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         firsts = [steps[0] for steps in by_agent.values()]
-        step = firsts[1] if len(firsts) > 1 else firsts[0]
-        return blame(trajectory, step, "the first step of the second agent to act", self.name)
+        if len(firsts) > 1:
+            reason = f"the first step of {firsts[1].agent}, the second agent to act"
+            return blame(trajectory, firsts[1], reason, self.name)
+        reason = (
+            f"no hand-off: {firsts[0].agent} is the only agent that acted, so its first step "
+            "(the fallback for a single-agent run)"
+        )
+        return blame(trajectory, firsts[0], reason, self.name)
 
 
 @register_tracer(
@@ -184,7 +194,9 @@ def _most_frequent(settings: TracerSettings) -> Tracer:
 
 
 @register_tracer(
-    "first-hand-off", summary="blames the first step of the second agent to act (first hand-off)"
+    "first-hand-off",
+    summary="blames the first step of the second agent to act (first hand-off); with one "
+    "agent, its first step",
 )
 def _first_hand_off(settings: TracerSettings) -> Tracer:
     return FirstHandOffTracer()
