@@ -126,12 +126,17 @@ class Probe:
         yield from self.records()
 
     def _read_text(self) -> str:
+        if self.path.is_dir():  # a detector asked a directory for its records
+            raise TraceFormatError(_no_format_message(self), path=self.path)
         try:
             text = self.path.read_text(encoding="utf-8")
         except UnicodeDecodeError as error:
             raise TraceFormatError(
                 f"not a text file (not UTF-8 at byte {error.start})", path=self.path
             ) from None
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise TraceFormatError(f"cannot read the file ({reason})", path=self.path) from None
         return self.sanitiser.text(strip_bom(text, self.sanitiser))
 
     def _decode(self) -> None:
