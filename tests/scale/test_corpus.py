@@ -116,5 +116,11 @@ def test_cli_attribute_over_a_glob(traces: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"{N} attributed, 0 resumed, 0 failed, 1 unreadable" in " ".join(result.output.split())
     assert len(_jsonl(out)) == N
+    # issue 20 item 5: the warning names the file once
+    broken = str(next(traces.rglob("broken.json")))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {broken}: not valid JSON (line 1, column 2: "
+                        "Expecting property name enclosed in double quotes)"]  # fmt: skip
+    assert result.stderr.count(broken) == 1
     no_out = CliRunner().invoke(app, ["attribute", str(traces), "--tracer", "random"])
     assert no_out.exit_code == 2 and "--out" in no_out.output

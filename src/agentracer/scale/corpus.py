@@ -128,21 +128,37 @@ def find_traces(source: str | Path) -> list[Path]:
     return sorted(found)
 
 
+def _reason(error: TraceFormatError, where: str) -> str:
+    """The error without the file (and record) in front that the report's `path`, `where`,
+    already names; a record key the file's `where` does not name is kept (`line 3: ...`)."""
+    text = " ".join(error.message.split())
+    if error.path is None or error.path == where:
+        return text
+    file, _, record = error.path.partition("#")
+    if file != where.partition("#")[0]:
+        return error.one_line()
+    return f"{record}: {text}" if record else text
+
+
 def iter_corpus(
     paths: list[Path], report: CorpusReport
 ) -> Iterator[tuple[str, Path, int, Trajectory]]:
-    """Each trajectory of each file with its key; unreadable files and records go to `report`."""
+    """Each trajectory of each file with its key; unreadable files and records go to `report`
+    (`path`, and the `error` without the path again)."""
     for path in paths:
         try:
             for position, entry in enumerate(iter_file(path)):
                 if isinstance(entry, TraceFormatError):
                     report.unreadable.append(
-                        {"path": f"{path}#{position}", "error": entry.one_line()}
+                        {
+                            "path": f"{path}#{position}",
+                            "error": _reason(entry, f"{path}#{position}"),
+                        }
                     )
                     continue
                 yield f"{path}#{position}", path, position, entry
         except TraceFormatError as error:
-            report.unreadable.append({"path": str(path), "error": error.one_line()})
+            report.unreadable.append({"path": str(path), "error": _reason(error, str(path))})
 
 
 async def _attribute(item: dict[str, Any]) -> dict[str, Any]:
