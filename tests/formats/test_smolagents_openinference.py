@@ -24,7 +24,9 @@ from agentracer.trajectory import Outcome, StepKind, Trajectory
 from tests.formats.samples import DATA
 
 TRACE = DATA / "smolagents" / "openinference_managed.json"
-TASK = "What is the population of Paris?"  # make_openinference.TASK (not imported: needs smolagents)
+TASK = (
+    "What is the population of Paris?"  # make_openinference.TASK (not imported: needs smolagents)
+)
 PLAN = "1. Ask the researcher for the population of Paris."
 EXTRACTED = "3000000"
 
@@ -113,3 +115,37 @@ def test_a_live_run_reads_the_same(tmp_path: Path) -> None:
 
     write(tmp_path / "live.json")
     _check(load_one(tmp_path / "live.json"))
+
+
+def test_the_same_rule_holds_for_the_genai_conventions(tmp_path: Path) -> None:
+    """A GenAI trace (invoke_agent spans) run inside a harness span that then makes its own
+    chat call: that call is the harness's, and `last-agent-step` blames the Writer."""
+    from tests.formats.otel_helpers import GENAI, raw_spans
+
+    spans = [s for s in raw_spans(GENAI) if s["traceId"].startswith("e93769")]
+    team = next(s for s in spans if s["name"] == "invoke_agent TripTeam")
+    trace, harness_id = team["traceId"], "00000000000000aa"
+    team["parentSpanId"] = harness_id
+    end = max(int(s["endTimeUnixNano"]) for s in spans)
+    chat = copy.deepcopy(next(s for s in spans if s["name"].startswith("chat")))
+    chat.update(spanId="00000000000000ab", parentSpanId=harness_id,
+                startTimeUnixNano=str(end + 1), endTimeUnixNano=str(end + 2))  # fmt: skip
+    chat["attributes"] = [a for a in chat["attributes"] if "messages" not in a["key"]] + [
+        {"key": "gen_ai.output.messages", "value": {"stringValue": json.dumps(
+            [{"role": "assistant", "parts": [{"type": "text", "content": EXTRACTED}]}])}},
+    ]  # fmt: skip
+    harness = {"traceId": trace, "spanId": harness_id, "name": "harness",
+               "startTimeUnixNano": team["startTimeUnixNano"], "endTimeUnixNano": str(end + 3)}  # fmt: skip
+    path = tmp_path / "genai.json"
+    document = {
+        "resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [*spans, chat, harness]}]}]
+    }
+    path.write_text(json.dumps(document), encoding="utf-8")
+    trajectory = load_one(path)
+    assert trajectory.agents == ["Planner", "Researcher", "Writer"]
+    assert (trajectory.steps[-1].kind, trajectory.steps[-1].content) == (
+        StepKind.HARNESS,
+        EXTRACTED,
+    )
+    verdict = asyncio.run(create_tracer("last-agent-step").attribute(trajectory))
+    assert verdict.agent == "Writer" and verdict.step == len(trajectory.steps) - 2

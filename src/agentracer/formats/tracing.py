@@ -160,7 +160,8 @@ class Convention(Protocol):
     def input_messages(self, span: Span) -> list[Message]: ...
     def output_messages(self, span: Span) -> list[Message] | None: ...
     def task(self, root: Span) -> str | None:
-        """The task when a root span states it (e.g. OpenInference's `input.value`)."""
+        """The task when a span states it: the root, else the top agent span (e.g.
+        OpenInference's `input.value`, or smolagents' `{"task": ...}`)."""
         ...
 
     def ignored(self, span: Span) -> str | None:
