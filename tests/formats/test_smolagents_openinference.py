@@ -87,13 +87,16 @@ def test_the_harness_call_is_never_blamed() -> None:
 
 def test_without_agent_spans_steps_are_never_named_after_step_spans(tmp_path: Path) -> None:
     """The AGENT spans lost (e.g. not exported): no agent is called `Step 1`; the harness's
-    call, which reaches the trace's root outside every step span, is still the harness's."""
+    call, which reaches the trace's root outside every step span, is still the harness's, and
+    comes last (the orphaned steps are interleaved with the root's by time)."""
     path = _without(TRACE, lambda s: _kind(s) == "AGENT", tmp_path)
     trajectory = load_one(path)
     assert not any(a.lower().startswith("step") for a in trajectory.agents), trajectory.agents
     assert trajectory.agents == ["scripted"]  # the model: nothing else names the agent
     harness = [s for s in trajectory.steps if s.kind is StepKind.HARNESS]
     assert [s.content for s in harness] == [EXTRACTED]
+    assert trajectory.steps[-1] == harness[0]  # orphaned work and the harness, in time order
+    assert trajectory.steps[1].content.startswith(PLAN)  # after the (planning) prompt, step 0
     assert any("named after the model" in n for n in trajectory.notes)
 
 

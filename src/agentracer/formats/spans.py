@@ -14,6 +14,7 @@ walk up the tree (`parent`, `ancestor`) then ends, whatever the caller does.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -103,8 +104,20 @@ class SpanTree:
         return self.children[None]
 
     def walk(self) -> Iterator[Span]:
-        """Every span, parents before children, siblings by start time (execution order)."""
-        stack = list(reversed(self.roots))
+        """Every span, parents before children, siblings by start time (execution order).
+
+        Several roots (orphans beside the true root, e.g. an agent whose own span was not
+        exported) are interleaved by start time, each walked in its own order: a harness call
+        made after an orphaned agent's work comes after it, not before.
+        """
+        roots = self.roots
+        if len(roots) == 1:
+            yield from self._subtree(roots[0])
+            return
+        yield from heapq.merge(*(self._subtree(root) for root in roots), key=lambda s: s.start)
+
+    def _subtree(self, root: Span) -> Iterator[Span]:
+        stack = [root]
         while stack:
             span = stack.pop()
             yield span
