@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import DISTRIBUTION, AgenTracerError, install_hint
 from agentracer.llm import ConnectionSettings
 from agentracer.llm.client import default_model_name
 from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
@@ -81,7 +81,7 @@ RayOpt = Annotated[
     typer.Option(
         "--ray",
         help="run on Ray: join the local cluster (`ray start --head`) or start one "
-        "(needs agentracer[scale])",
+        f"(needs the scale extra: {install_hint('scale')})",
     ),
 ]
 RayAddressOpt = Annotated[
@@ -137,11 +137,6 @@ def close_sinks(sinks: list[Any], timeout: float = 10.0) -> None:
             err.print(f"[yellow]warning:[/yellow] {escape(delivery.summary())}", highlight=False)
         else:
             err.print(f"[dim]{escape(delivery.summary())}[/dim]", highlight=False)
-
-
-DISTRIBUTION = "agentracer-attribution"
-"""The name on PyPI ("agentracer" there is an unrelated project); the command and the import
-package are `agentracer`."""
 
 
 def _print_version(value: bool) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, install_hint
 from agentracer.evaluation.metrics import Accuracy, accuracy, score_verdict
 from agentracer.evaluation.runner import CONFIG_FILE, RESULTS_FILE, RecordResult, RunConfig
 from agentracer.serve.pages import render
@@ -253,4 +253,5 @@ def evaluation_report(path: Path, *, baselines: bool = True) -> str:
     """The HTML report of the run directory `path`."""
     report = build_report(path, baselines=baselines)
     return render("evaluation.html", report=report, bins=POSITION_BINS, live=False,
+                  view_hint=install_hint("view"),
                   config_json=json.dumps(report.config.model_dump(mode="json", exclude={"settings": {"connection"}}), indent=2))  # fmt: skip
