@@ -56,6 +56,7 @@ from agentracer.formats.benchmarks import (
 )
 from agentracer.scale.eval import evaluate_on_ray
 from agentracer.tracers import create_tracer
+from agentracer.wording import count
 
 
 @app.command("eval")
@@ -220,7 +221,7 @@ def _exit_code(outcome: RunOutcome) -> int:
         return NOTHING_SCORED
     if outcome.failed:
         err.print(
-            f"[yellow]{len(outcome.failed)} trajectories failed (reasons above) and are not "
+            f"[yellow]{count(len(outcome.failed), 'trajectory')} failed (reasons above), not "
             "scored; run the same command again to retry them[/yellow]",
             soft_wrap=True,
         )

@@ -54,8 +54,7 @@ def _runtime() -> tuple[Any, Any]:
         import tokenizers
     except ImportError:
         raise LLMError(
-            "sentence embeddings run on onnxruntime and tokenizers: "
-            + install_hint("signals")
+            "sentence embeddings run on onnxruntime and tokenizers: " + install_hint("signals")
         ) from None
     return onnxruntime, tokenizers
 

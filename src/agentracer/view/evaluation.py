@@ -22,6 +22,7 @@ from agentracer.errors import AgenTracerError, install_hint
 from agentracer.evaluation.metrics import Accuracy, accuracy, score_verdict
 from agentracer.evaluation.runner import CONFIG_FILE, RESULTS_FILE, RecordResult, RunConfig
 from agentracer.serve.pages import render
+from agentracer.wording import count as counted
 
 BASELINES = ("random", "first-agent-step", "last-agent-step")
 POSITION_BINS = 5  # relative position in the run: fifths
@@ -156,7 +157,11 @@ def baseline_results(
             )  # fmt: skip
         out[name] = rows
     missing = len(wanted) - len(trajectories)
-    note = f"baselines cover {len(trajectories)} of {len(wanted)} trajectories" if missing else None
+    note = (
+        f"baselines cover {len(trajectories)} of {counted(len(wanted), 'trajectory')}"
+        if missing
+        else None
+    )
     return out, note
 
 
