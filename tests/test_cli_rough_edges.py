@@ -80,10 +80,14 @@ def test_convert_of_one_run_says_one_trajectory(tmp_path: Path) -> None:
 
 def test_follow_lines_read_as_english() -> None:
     ended = follow_line(FollowResult("t", 2, 3, 5, True, agent="Coder"))
-    assert ended == "alarm at step 2 (Coder), raised after reading 3 of 5 steps; the trace had ended"
+    assert (
+        ended == "alarm at step 2 (Coder), raised after reading 3 of 5 steps; the trace had ended"
+    )
     running = follow_line(FollowResult("t", 0, 1, 1, False, agent="Coder"))
     assert running == (
         "alarm at step 0 (Coder), raised while the trace was still running, after reading "
         "1 of 1 step so far"
     )
-    assert follow_line(FollowResult("t", None, 1, 1, True)) == "no alarm: the trace ended after 1 step"
+    assert (
+        follow_line(FollowResult("t", None, 1, 1, True)) == "no alarm: the trace ended after 1 step"
+    )
