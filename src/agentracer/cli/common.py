@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich import box
@@ -179,6 +181,20 @@ def user_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def leave_interrupted(message: str) -> NoReturn:
+    """Say what Ctrl-C kept, and exit 130 now. A native model call still running (the embedded
+    model's prompt processing cannot be stopped) is not waited for: finished results are
+    already on disk, so the process leaves without the interpreter's clean-up."""
+    err.print(message, soft_wrap=True, highlight=False)
+    from agentracer.llm.embedded import native_calls_running
+
+    if native_calls_running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    raise typer.Exit(130)
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from agentracer.cli.common import (
     close_sinks,
     connect_ray,
     err,
+    leave_interrupted,
     open_sinks,
     out,
     rich_table,
@@ -177,11 +178,10 @@ def eval_command(
                 summary, outcome = evaluate(benchmark, chosen, config, run_dir, on_result=advance)
         except KeyboardInterrupt:
             progress.stop()
-            err.print(
+            leave_interrupted(
                 f"interrupted: finished verdicts are kept in {escape(str(run_dir))}; "
                 "run the same command again to resume"
             )
-            raise typer.Exit(130) from None
         progress.update(task, completed=total)
     close_sinks(sinks)
     for failure in outcome.failed:

@@ -20,6 +20,7 @@ from agentracer.cli.common import (
     TimeoutOpt,
     app,
     err,
+    leave_interrupted,
     out,
     rich_table,
     tracer_settings,
@@ -318,8 +319,7 @@ def forecast_eval(
                   ground_truth=ground_truth, tolerances=tolerances, limit=None, out_dir=run_dir,
                   as_json=as_json)  # fmt: skip
     except KeyboardInterrupt:
-        err.print(
+        leave_interrupted(
             f"interrupted: finished forecasts are kept in {escape(str(run_dir))}; run the same "
             "command again to resume"
         )
-        raise typer.Exit(130) from None
