@@ -77,9 +77,16 @@ GroundTruthOpt = Annotated[
     typer.Option("--ground-truth/--no-ground-truth", help="let the tracer see the correct answer"),
 ]
 
-TraceArg = Annotated[
-    Path, typer.Argument(help="a trajectory file (Who&When JSON, our JSON/JSONL, parquet)")
-]
+
+def _trace_help() -> str:
+    """Every format family the readers know, from the registry (so a new reader is listed)."""
+    from agentracer.formats import format_specs
+
+    names = ", ".join(spec.name for spec in format_specs())
+    return f"a trace file or recording directory in any format (`agentracer formats`): {names}"
+
+
+TraceArg = Annotated[Path, typer.Argument(help=_trace_help())]
 RayOpt = Annotated[
     bool,
     typer.Option(
