@@ -97,7 +97,11 @@ def test_ctrl_c_during_eval_on_the_embedded_model(
     tmp_path: Path, data_dir: Path, smollm2_path: Path
 ) -> None:
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "AGENTRACER_CACHE_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "AGENTRACER_MODELS_DIR": str(smollm2_path.parent),
+    }
     env.pop("AGENTRACER_DATA_DIR", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "agentracer", "eval", "--bench", "who-and-when",
