@@ -58,6 +58,6 @@ def test_the_registry_builds_forecasters_and_refuses_bad_options() -> None:
     with pytest.raises(AgenTracerError, match="needs -o threshold"):
         create_forecaster("fast-hazard", TracerSettings(options={"model": "x.json"}))
     with pytest.raises(
-        AgenTracerError, match="unknown forecaster .no-such-thing.; forecasters: fast-hazard"
+        AgenTracerError, match=r"unknown forecaster 'no-such-thing'; forecasters: fast-hazard"
     ):
         create_forecaster("no-such-thing")
