@@ -46,7 +46,7 @@ def test_long_paths_do_not_wrap_machine_read_lines(tmp_path: Path) -> None:
     deep.parent.mkdir(parents=True)
     result = NARROW.invoke(app, ["convert", str(EXAMPLE), str(deep)])
     assert result.exit_code == 0
-    assert f"wrote 1 trajectories to {deep}" in result.output
+    assert f"wrote 1 trajectory to {deep}" in result.output
 
 
 def test_attribute_on_a_directory_lists_what_is_inside(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from agentracer.trajectory import Trajectory, Verdict
+from agentracer.wording import count
 
 if TYPE_CHECKING:
     from agentracer.evaluation.runner import RecordResult
@@ -90,7 +91,7 @@ def load(source: RunSource, *, index: int | None = None) -> Trajectory:
         return runs[0]
     if not 0 <= index < len(runs):
         raise TraceFormatError(
-            f"index {index} is out of range: the source holds {len(runs)} runs", path=where
+            f"index {index} is out of range: the source holds {count(len(runs), 'run')}", path=where
         )
     return runs[index]
 

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+DISTRIBUTION = "agentracer-attribution"
+"""The name on PyPI ("agentracer" there is an unrelated project); the command and the import
+package are `agentracer`."""
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs an optional extra, e.g. `pip install 'agentracer-attribution[view]'`
+    (every install hint a user reads comes from here, so none names the unrelated project)."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
+
+
 # What to do when the training stack is missing (torch first: a plain torch pulls a CUDA build).
 INSTALL_TRAIN_EXTRA = "pip install torch==2.13.0 && pip install -e '.[train]'"
 

@@ -57,5 +57,7 @@ def test_the_registry_builds_forecasters_and_refuses_bad_options() -> None:
         create_forecaster("fast-hazard", TracerSettings(options={"bogus": 1}))
     with pytest.raises(AgenTracerError, match="needs -o threshold"):
         create_forecaster("fast-hazard", TracerSettings(options={"model": "x.json"}))
-    with pytest.raises(AgenTracerError, match="unknown tracer"):
+    with pytest.raises(
+        AgenTracerError, match=r"unknown forecaster 'no-such-thing'; forecasters: fast-hazard"
+    ):
         create_forecaster("no-such-thing")

@@ -151,5 +151,5 @@ def test_without_ray_the_option_says_which_extra_to_install(
     common = ["eval", "--bench", "who-and-when", "--tracer", "random", "--data", str(data_dir)]
     result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "run"), "--ray"])
     assert result.exit_code == 2
-    assert "pip install 'agentracer[scale]'" in result.output
+    assert "pip install 'agentracer-attribution[scale]'" in result.output
     assert not (tmp_path / "run").exists()

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import DISTRIBUTION, AgenTracerError, install_hint
 from agentracer.llm import ConnectionSettings
 from agentracer.llm.client import default_model_name
 from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
@@ -73,15 +77,22 @@ GroundTruthOpt = Annotated[
     typer.Option("--ground-truth/--no-ground-truth", help="let the tracer see the correct answer"),
 ]
 
-TraceArg = Annotated[
-    Path, typer.Argument(help="a trajectory file (Who&When JSON, our JSON/JSONL, parquet)")
-]
+
+def _trace_help() -> str:
+    """Every format family the readers know, from the registry (so a new reader is listed)."""
+    from agentracer.formats import format_specs
+
+    names = ", ".join(spec.name for spec in format_specs())
+    return f"a trace file or recording directory in any format (`agentracer formats`): {names}"
+
+
+TraceArg = Annotated[Path, typer.Argument(help=_trace_help())]
 RayOpt = Annotated[
     bool,
     typer.Option(
         "--ray",
         help="run on Ray: join the local cluster (`ray start --head`) or start one "
-        "(needs agentracer[scale])",
+        f"(needs the scale extra: {install_hint('scale')})",
     ),
 ]
 RayAddressOpt = Annotated[
@@ -139,11 +150,6 @@ def close_sinks(sinks: list[Any], timeout: float = 10.0) -> None:
             err.print(f"[dim]{escape(delivery.summary())}[/dim]", highlight=False)
 
 
-DISTRIBUTION = "agentracer-attribution"
-"""The name on PyPI ("agentracer" there is an unrelated project); the command and the import
-package are `agentracer`."""
-
-
 def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -182,6 +188,20 @@ def user_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def leave_interrupted(message: str) -> NoReturn:
+    """Say what Ctrl-C kept, and exit 130 now. A native model call still running (the embedded
+    model's prompt processing cannot be stopped) is not waited for: finished results are
+    already on disk, so the process leaves without the interpreter's clean-up."""
+    err.print(message, soft_wrap=True, highlight=False)
+    from agentracer.llm.embedded import native_calls_running
+
+    if native_calls_running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    raise typer.Exit(130)
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -238,14 +258,49 @@ def excerpt(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def rich_table(header: list[str], rows: list[list[str]], title: str) -> Table:
-    table = Table(title=title)
+def rich_table(
+    header: list[str], rows: list[list[str]], title: str, width: int | None = None
+) -> Table:
+    """A table that fits `width` (default: the terminal's) without cutting an id or a number.
+
+    Every column is at least as wide as its longest word (cells wrap only between words) and
+    the first column, the row's id, never wraps. When that does not fit in boxes, the table is
+    drawn compact (no box, one space between columns); when even that does not fit, stacked:
+    one block per row, a line per column."""
+    width = out.width if width is None else width
+    minimums = [
+        max(
+            max((len(word) for word in column.split()), default=1),
+            *(len(row[i]) if i == 0 else _longest_word(row[i]) for row in rows),
+            0,
+        )
+        for i, column in enumerate(header)
+    ]
+    n = len(header)
+    if sum(minimums) + 3 * n + 1 <= width:
+        table = Table(title=title)
+    elif sum(minimums) + n - 1 <= width:
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0)
+    else:
+        return _stacked(header, rows, title)
     for i, column in enumerate(header):
-        # Row labels (subset names) must stay whole; numeric columns may wrap, but never
-        # below their header's longest word ("official", "unparsed" were cut at 80 columns).
-        longest_word = max((len(word) for word in column.split()), default=1)
-        widest = max((len(row[i]) for row in rows), default=0) if i == 0 else 0
-        table.add_column(column, no_wrap=i == 0, min_width=max(widest, longest_word))
+        table.add_column(column, no_wrap=i == 0, min_width=minimums[i])
     for row in rows:
         table.add_row(*row)
+    return table
+
+
+def _longest_word(cell: str) -> int:
+    return max((len(word) for word in cell.split()), default=0)
+
+
+def _stacked(header: list[str], rows: list[list[str]], title: str) -> Table:
+    """One block per row: its id in bold, then `column  value` lines (any width fits)."""
+    table = Table(title=title, box=box.SIMPLE, show_header=False, show_edge=False, pad_edge=False)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for row in rows:
+        table.add_row(Text(row[0].strip(), style="bold"), "")
+        for column, value in zip(header[1:], row[1:], strict=True):
+            table.add_row(f"  {column}", value, end_section=column == header[-1])
     return table

@@ -30,6 +30,7 @@ from agentracer.cli.common import (
     close_sinks,
     connect_ray,
     err,
+    leave_interrupted,
     open_sinks,
     out,
     rich_table,
@@ -56,6 +57,7 @@ from agentracer.formats.benchmarks import (
 )
 from agentracer.scale.eval import evaluate_on_ray
 from agentracer.tracers import create_tracer
+from agentracer.wording import count
 
 
 @app.command("eval")
@@ -176,11 +178,10 @@ def eval_command(
                 summary, outcome = evaluate(benchmark, chosen, config, run_dir, on_result=advance)
         except KeyboardInterrupt:
             progress.stop()
-            err.print(
+            leave_interrupted(
                 f"interrupted: finished verdicts are kept in {escape(str(run_dir))}; "
                 "run the same command again to resume"
             )
-            raise typer.Exit(130) from None
         progress.update(task, completed=total)
     close_sinks(sinks)
     for failure in outcome.failed:
@@ -220,7 +221,7 @@ def _exit_code(outcome: RunOutcome) -> int:
         return NOTHING_SCORED
     if outcome.failed:
         err.print(
-            f"[yellow]{len(outcome.failed)} trajectories failed (reasons above) and are not "
+            f"[yellow]{count(len(outcome.failed), 'trajectory')} failed (reasons above), not "
             "scored; run the same command again to retry them[/yellow]",
             soft_wrap=True,
         )

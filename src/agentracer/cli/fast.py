@@ -13,6 +13,7 @@ from rich.markup import escape
 from agentracer.cli.common import app, err, out, user_errors
 from agentracer.tracers.fast.model import TrainSettings
 from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_and_save
+from agentracer.wording import count
 
 
 @app.command("train-fast")
@@ -43,7 +44,8 @@ def train_fast_command(
             "model as held out"
         )
     out.print(
-        f"trained on {record['trajectories']} trajectories ({record['agent_steps']} agent steps), "
+        f"trained on {count(record['trajectories'], 'trajectory')} "
+        f"({count(record['agent_steps'], 'agent step')}), "
         f"softmax temperature {model.temperature}; wrote {escape(str(out_dir / MODEL_FILE))} and "
         f"{escape(str(out_dir / TRAINING_FILE))}"
     )

@@ -20,6 +20,7 @@ from agentracer.cli.common import (
     TimeoutOpt,
     app,
     err,
+    leave_interrupted,
     out,
     rich_table,
     tracer_settings,
@@ -38,15 +39,23 @@ from agentracer.forecast.evaluate import (
     write_summary,
 )
 from agentracer.forecast.online import Forecaster, forecast
-from agentracer.forecast.registry import SPECS, close, create_forecaster, shipped_threshold
+from agentracer.forecast.registry import (
+    SPECS,
+    close,
+    create_forecaster,
+    require_forecaster,
+    shipped_threshold,
+)
 from agentracer.formats import load_benchmark, load_one
 from agentracer.formats.benchmarks import BENCH_SUBSETS, DATASET_SUBSET
 from agentracer.tracers import TracerSettings
 from agentracer.trajectory import Trajectory
+from agentracer.wording import count
 
 
 def forecaster_settings(name: str, **kwargs: Any) -> TracerSettings:
     """Settings for a forecaster name or a tracer name (prefix mode)."""
+    require_forecaster(name)
     spec = SPECS.get(name)
     return tracer_settings(name, needs_model=None if spec is None else spec.needs_model, **kwargs)
 
@@ -189,16 +198,18 @@ def _follow(
         finally:
             await close(forecaster)
 
-    result = asyncio.run(go())
+    out.print(escape(follow_line(asyncio.run(go()))), highlight=False, soft_wrap=True)
+
+
+def follow_line(result: Any) -> str:
+    """What following a trace found (a `serve.follow.FollowResult`), as one sentence."""
     if result.alarm is None:
-        out.print(f"no alarm: the trace ended after {result.steps} steps", highlight=False)
-    else:
-        state = "after it ended" if result.ended else "while it was still running"
-        out.print(
-            escape(f"alarm at step {result.alarm} ({result.agent}), raised {state} after reading "
-                   f"{result.read} of {result.steps} steps so far"),
-            highlight=False, soft_wrap=True,
-        )  # fmt: skip
+        return f"no alarm: the trace ended after {count(result.steps, 'step')}"
+    alarm = f"alarm at step {result.alarm} ({result.agent})"
+    read = f"{result.read} of {count(result.steps, 'step')}"
+    if result.ended:
+        return f"{alarm}, raised after reading {read}; the trace had ended"
+    return f"{alarm}, raised while the trace was still running, after reading {read} so far"
 
 
 @app.command("forecast")
@@ -285,7 +296,9 @@ def forecast_command(
         else f"alarm at step {result.alarm} ({trajectory.steps[result.alarm].agent})"
     )
     out.print(
-        escape(f"{alarm}; read {result.read} of {result.steps} steps (η = {result.eta:.1%})"),
+        escape(
+            f"{alarm}; read {result.read} of {count(result.steps, 'step')} (η = {result.eta:.1%})"
+        ),
         highlight=False,
     )
 
@@ -306,8 +319,7 @@ def forecast_eval(
                   ground_truth=ground_truth, tolerances=tolerances, limit=None, out_dir=run_dir,
                   as_json=as_json)  # fmt: skip
     except KeyboardInterrupt:
-        err.print(
+        leave_interrupted(
             f"interrupted: finished forecasts are kept in {escape(str(run_dir))}; run the same "
             "command again to resume"
         )
-        raise typer.Exit(130) from None

@@ -26,6 +26,7 @@ from agentracer.cli.common import (
     tracer_settings,
     user_errors,
 )
+from agentracer.wording import count
 
 PhoenixUrlOpt = Annotated[
     str,
@@ -118,7 +119,7 @@ def phoenix_command(
 
 
 def _print_results(results: list, url: str, project: str) -> None:  # type: ignore[type-arg]
-    table = Table(title=f"{len(results)} traces of {project} at {url}")
+    table = Table(title=f"{count(len(results), 'trace')} of {project} at {url}")
     for column in ("trace", "status", "blamed", "span"):
         table.add_column(column, no_wrap=column in ("trace", "span"))
     for result in results:

@@ -15,8 +15,9 @@ from agentracer.errors import AgenTracerError
 from agentracer.llm import ConnectionSettings
 from agentracer.llm.client import default_model_name
 from agentracer.replay.recording import Recording
-from agentracer.replay.session import Program, record, replay
+from agentracer.replay.session import MISSING_COMMAND, Program, record, replay
 from agentracer.replay.upstream import make_upstream
+from agentracer.wording import count
 
 OutOpt = Annotated[
     Path, typer.Option("--out", help="directory for the new recording (must be new or empty)")
@@ -33,16 +34,23 @@ def _upstream(model: str | None, base_url: str | None, timeout: float):
 
 def _summary(recording: Recording, directory: Path) -> None:
     calls = recording.calls()
+    if recording.outcome.mas_exit_code == MISSING_COMMAND and not calls:
+        # Nothing ran: a zero exit and "the model served the live calls" would read as a run.
+        raise AgenTracerError(
+            f"{recording.outcome.message or 'the program could not start'}; nothing was recorded "
+            "(check the command after --)"
+        )
     origins = {
         origin: sum(c.origin == origin for c in calls)
         for origin in ("recorded", "substituted", "live")
     }
     out.print(
-        f"{escape(str(directory))}: {len(calls)} model calls "
+        f"{escape(str(directory))}: {count(len(calls), 'model call')} "
         f"({origins['recorded']} recorded, {origins['substituted']} substituted, {origins['live']} live), "
         f"outcome [bold]{recording.outcome.status}[/bold] in {recording.seconds:.1f} s"
     )
-    out.print(f"model: {escape(recording.model)} served the live calls", highlight=False)
+    if origins["live"]:
+        out.print(f"model: {escape(recording.model)} served the live calls", highlight=False)
     if recording.outcome.message:
         err.print(f"[yellow]{escape(recording.outcome.message)}[/yellow]")
     warn_unisolated(recording)

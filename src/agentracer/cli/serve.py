@@ -33,7 +33,7 @@ from agentracer.cli.common import (
     tracer_settings,
     user_errors,
 )
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, install_hint
 from agentracer.export.document import SCHEMA_VERSION, document
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from agentracer.tracers import TracerSettings
 
 STORE_ENV = "AGENTRACER_STORE"
-SERVE_EXTRA = "pip install 'agentracer[serve]'"
+SERVE_EXTRA = install_hint("serve")
 
 traces_app = typer.Typer(
     help="Read the trace store that `agentracer serve` writes.", no_args_is_help=True

@@ -49,6 +49,7 @@ from agentracer.tracers import create_tracer
 from agentracer.tracers.structure import consistency_problems
 from agentracer.tracers.taxonomy import MODES, TAXONOMY
 from agentracer.trajectory import Trajectory, Verdict
+from agentracer.wording import count
 
 
 @app.command()
@@ -280,4 +281,4 @@ def convert(
         dest.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     else:
         raise AgenTracerError(f"unknown output format {to!r}; use jsonl or who-and-when")
-    err.print(f"wrote {len(trajectories)} trajectories to {escape(str(dest))}")
+    err.print(f"wrote {count(len(trajectories), 'trajectory')} to {escape(str(dest))}")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import IndexOpt, app, err, user_errors
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, install_hint
 
 
 @app.command()
@@ -38,7 +38,7 @@ def view(
     try:
         import jinja2  # noqa: F401
     except ImportError:
-        raise AgenTracerError("view needs jinja2: pip install 'agentracer[view]'") from None
+        raise AgenTracerError(f"view needs jinja2: {install_hint('view')}") from None
     from agentracer.view.evaluation import evaluation_report, is_run_directory
     from agentracer.view.trace import read_verdicts, trajectory_report
 

@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from agentracer.errors import ExportError
+from agentracer.errors import ExportError, install_hint
 from agentracer.export.base import Delivery
 from agentracer.export.blame import EVALUATION_NAME, Blame, blame_of
 from agentracer.trajectory import Trajectory, Verdict
 
 EVENT_NAME = "gen_ai.evaluation.result"
 LOGS_PATH = "/v1/logs"
-INSTALL_HINT = "pip install 'agentracer-attribution[export]'"
+INSTALL_HINT = install_hint("export")
 
 
 def logs_endpoint(url: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, UnknownTracerError
 from agentracer.forecast.baselines import (
     FirstStepForecaster,
     NeverForecaster,
@@ -28,6 +28,7 @@ from agentracer.forecast.online import Forecaster, TracerForecaster
 from agentracer.tracers import TracerSettings, create_tracer
 from agentracer.tracers.fast.tracer import DEFAULT_MODEL, cached_model
 from agentracer.tracers.fast.training import model_path
+from agentracer.tracers.registry import tracer_spec, tracer_specs
 
 THRESHOLD_FILE = Path(__file__).parent / "fast_threshold.json"
 # The geometric hazard of TracerTraj's labelled runs (`baselines.geometric_hazard`), stored
@@ -57,6 +58,21 @@ SPECS = {
 }  # fmt: skip
 
 
+def require_forecaster(name: str) -> None:
+    """Fail on a name that is neither a forecaster nor a tracer, listing the forecasters first
+    (a user of `forecast` asked for one; the tracers come second, as prefix mode)."""
+    if name in SPECS:
+        return
+    try:
+        tracer_spec(name)
+    except UnknownTracerError:
+        tracers = ", ".join(spec.name for spec in tracer_specs())
+        raise UnknownTracerError(
+            f"unknown forecaster {name!r}; forecasters: {', '.join(SPECS)}; or any tracer in "
+            f"prefix mode: {tracers}"
+        ) from None
+
+
 def shipped_threshold() -> dict[str, Any]:
     """The shipped model's threshold and how it was chosen."""
     return dict(json.loads(THRESHOLD_FILE.read_text(encoding="utf-8")))
@@ -80,6 +96,7 @@ def create_forecaster(
     name: str, settings: TracerSettings | None = None, *, with_ground_truth: bool = False
 ) -> Forecaster:
     """Build the forecaster `name`; any tracer name gives that tracer in prefix mode."""
+    require_forecaster(name)
     settings = settings or TracerSettings()
     options = dict(settings.options)
     if name == "fast-hazard":

@@ -26,7 +26,7 @@ from typing import Any
 import numpy
 import orjson
 
-from agentracer.errors import LLMError, ModelNotFoundError
+from agentracer.errors import LLMError, ModelNotFoundError, install_hint
 
 DEFAULT_WINDOW = 1024
 DEFAULT_OVERLAP = 256
@@ -39,7 +39,7 @@ def _gguf() -> Any:
     except ImportError:
         raise LLMError(
             "language-model surprise reads the model's output matrix with the gguf package: "
-            "pip install 'agentracer-attribution[signals]'"
+            + install_hint("signals")
         ) from None
     return gguf
 

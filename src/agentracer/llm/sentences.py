@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy
 
-from agentracer.errors import LLMError
+from agentracer.errors import LLMError, install_hint
 from agentracer.llm.models import EmbeddedModel, ensure
 
 MINILM_ONNX = EmbeddedModel(
@@ -54,8 +54,7 @@ def _runtime() -> tuple[Any, Any]:
         import tokenizers
     except ImportError:
         raise LLMError(
-            "sentence embeddings run on onnxruntime and tokenizers: "
-            "pip install 'agentracer-attribution[signals]'"
+            "sentence embeddings run on onnxruntime and tokenizers: " + install_hint("signals")
         ) from None
     return onnxruntime, tokenizers
 

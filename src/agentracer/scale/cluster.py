@@ -6,10 +6,10 @@ import os
 import sys
 from types import ModuleType
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, install_hint
 from agentracer.scale.reaper import start_watchdog
 
-RAY_INSTALL_HINT = "Ray is not installed: pip install 'agentracer[scale]' to use --ray"
+RAY_INSTALL_HINT = f"Ray is not installed: {install_hint('scale')} to use --ray"
 LOCAL = "local"
 
 

@@ -18,12 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentracer.errors import AgenTracerError
+from agentracer.errors import AgenTracerError, install_hint
 from agentracer.evaluation.metrics import Accuracy, accuracy, score_verdict
-from agentracer.evaluation.runner import CONFIG_FILE, RESULTS_FILE, RecordResult, RunConfig
+from agentracer.evaluation.runner import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    RecordResult,
+    RunConfig,
+)
 from agentracer.serve.pages import render
+from agentracer.tracers.baselines import BASELINES
+from agentracer.wording import count as counted
 
-BASELINES = ("random", "first-agent-step", "last-agent-step")
 POSITION_BINS = 5  # relative position in the run: fifths
 LENGTH_EDGES = (10, 20, 40, 80)  # trajectory length buckets (steps)
 
@@ -156,8 +163,47 @@ def baseline_results(
             )  # fmt: skip
         out[name] = rows
     missing = len(wanted) - len(trajectories)
-    note = f"baselines cover {len(trajectories)} of {len(wanted)} trajectories" if missing else None
+    note = (
+        f"baselines cover {len(trajectories)} of {counted(len(wanted), 'trajectory')}"
+        if missing
+        else None
+    )
     return out, note
+
+
+def analytic_rows(path: Path, shown: set[str]) -> list[MethodRow]:
+    """The baselines `summary.json` holds that are not re-run here (random by its analytic
+    expectation, and as the Who&When paper drew it): a value, no interval."""
+    try:
+        summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # an interrupted run has no summary yet
+    rows = []
+    for name, figures in (summary.get("baselines") or {}).items():
+        overall = figures.get("all") if isinstance(figures, dict) else None
+        if name in shown or not isinstance(overall, dict):
+            continue
+        n = int(overall.get("n") or 0)
+        rows.append(
+            MethodRow(
+                name=name, n=n,
+                agent=Accuracy(value=overall.get("agent_accuracy"), low=None, high=None, hits=0, n=n),
+                step=Accuracy(value=overall.get("step_accuracy"), low=None, high=None, hits=0, n=n),
+                note="analytic expectation, from summary.json",
+            )
+        )  # fmt: skip
+    return rows
+
+
+def mark_best(rows: list[MethodRow]) -> None:
+    """Say in its note which baseline is best at each accuracy (the tracer is read against it)."""
+    for metric in ("agent", "step"):
+        scored = [r for r in rows if getattr(r, metric).value is not None]
+        if scored:
+            best = max(getattr(r, metric).value for r in scored)
+            for row in scored:
+                if getattr(row, metric).value == best:
+                    row.note += f" · best baseline, {metric} accuracy"
 
 
 def build_report(path: Path, *, baselines: bool = True) -> EvalReport:
@@ -176,6 +222,8 @@ def build_report(path: Path, *, baselines: bool = True) -> EvalReport:
     if baselines:
         found, note = baseline_results(config, results)
         methods += [_row(name, rows, note="model-free baseline") for name, rows in found.items()]
+        methods += analytic_rows(path, {m.name for m in methods})
+        mark_best(methods[1:])
         if note:
             problems.append(note)
     report = EvalReport(
@@ -208,8 +256,9 @@ def plots(report: EvalReport) -> list[tuple[str, str]]:
         names = [name for name, _ in rows]
         for offset, (metric, color) in enumerate((("agent", "#3e63dd"), ("step", "#d92d20"))):
             values = [100 * (getattr(row, metric).value or 0) for _, row in rows]
-            lows = [100 * (getattr(row, metric).low or 0) for _, row in rows]
-            highs = [100 * (getattr(row, metric).high or 0) for _, row in rows]
+            # An analytic expectation has no interval: no error bar (low = high = value).
+            lows = [100 * _bound(getattr(row, metric), "low") for _, row in rows]
+            highs = [100 * _bound(getattr(row, metric), "high") for _, row in rows]
             xs = [i + (offset - 0.5) * 0.38 for i in range(len(rows))]
             ax.bar(xs, values, width=0.36, color=color, label=f"{metric} accuracy")
             ax.errorbar(xs, values, yerr=[[v - lo for v, lo in zip(values, lows, strict=True)],
@@ -243,6 +292,11 @@ def plots(report: EvalReport) -> list[tuple[str, str]]:
     return figures
 
 
+def _bound(a: Accuracy, side: str) -> float:
+    bound = getattr(a, side)
+    return (a.value or 0) if bound is None else bound
+
+
 def _svg(fig: Any) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg")
@@ -253,4 +307,5 @@ def evaluation_report(path: Path, *, baselines: bool = True) -> str:
     """The HTML report of the run directory `path`."""
     report = build_report(path, baselines=baselines)
     return render("evaluation.html", report=report, bins=POSITION_BINS, live=False,
+                  view_hint=install_hint("view"),
                   config_json=json.dumps(report.config.model_dump(mode="json", exclude={"settings": {"connection"}}), indent=2))  # fmt: skip
