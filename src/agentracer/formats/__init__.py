@@ -6,6 +6,7 @@ one source format.
 
 from agentracer.formats import (  # register the formats
     ag2,
+    agentrx,
     agents_sdk,
     autogen,
     langchain,
@@ -16,6 +17,7 @@ from agentracer.formats import (  # register the formats
     otel,
     recorded_run,
     smolagents,
+    tau_bench,
     tracertraj,
     who_and_when,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "FormatSpec",
     "Probe",
     "ag2",
+    "agentrx",
     "agents_sdk",
     "autogen",
     "detect_format",
@@ -58,6 +61,7 @@ __all__ = [
     "recorded_run",
     "register_format",
     "smolagents",
+    "tau_bench",
     "to_record",
     "tracertraj",
     "who_and_when",

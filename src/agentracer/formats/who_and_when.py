@@ -35,6 +35,9 @@ TOOL_SPEAKERS = frozenset({"computerterminal"})
 FLAG_AGENT_STEP_MISMATCH = "agent_step_mismatch"
 """The labelled agent did not act at the labelled step (6 Who&When records)."""
 FLAG_GOLD_AGENT_UNKNOWN = "gold_agent_not_among_agents"
+FLAG_GOLD_NOT_BLAMABLE = "gold_agent_not_blamable"
+"""The gold agent is a user or a tool (tau-bench's simulated user): no tracer can name it, so
+such a run is reported apart, never silently scored as a miss."""
 
 _LABEL_KEYS = ("mistake_agent", "mistake_step", "mistake_reason")
 _CORE_KEYS = frozenset({"history", "question", "ground_truth", "groundtruth", *_LABEL_KEYS})
@@ -123,7 +126,8 @@ def recorded_provenance(record: dict[str, Any]) -> Provenance | None:
 
 
 def label_flags(trajectory: Trajectory) -> list[str]:
-    """Known label problems: the gold agent did not act at the gold step, or never acted."""
+    """Known label problems: the gold agent did not act at the gold step, never acted, or is
+    not blamable (only acted as a user or tool)."""
     label = trajectory.label
     if label is None:
         return []
@@ -131,7 +135,11 @@ def label_flags(trajectory: Trajectory) -> list[str]:
     if not same_agent(label.agent, trajectory.steps[label.step].agent):
         flags.append(FLAG_AGENT_STEP_MISMATCH)
     if trajectory.match_agent(label.agent) is None:
-        flags.append(FLAG_GOLD_AGENT_UNKNOWN)
+        acts = any(
+            same_agent(label.agent, step.agent) and step.kind is not StepKind.AGENT
+            for step in trajectory.steps
+        )
+        flags.append(FLAG_GOLD_NOT_BLAMABLE if acts else FLAG_GOLD_AGENT_UNKNOWN)
     return flags
 
 
