@@ -43,6 +43,7 @@ from agentracer.evaluation.report import (
     baseline_table,
     comparison_table,
     expectation_table,
+    step_table,
 )
 from agentracer.evaluation.runner import NO_GOLD_LABEL, RecordResult, RunOutcome
 from agentracer.export.document import document
@@ -232,6 +233,7 @@ def _print_tables(summary: dict[str, Any], tracer: str, bench: str) -> None:
     out.print(
         rich_table(*accuracy_table(summary), title=f"{tracer} on {bench} ({summary['setting']})")
     )
+    out.print(rich_table(*step_table(summary), title="decisive step: top-1, top-3, any failure"))
     if summary.get("baselines"):
         out.print(rich_table(*baseline_table(summary), title="beside the model-free baselines"))
     out.print(rich_table(*comparison_table(summary), title="comparability"))
