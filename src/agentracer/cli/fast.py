@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import app, err, out, user_errors
+from agentracer.formats.benchmarks import require_step_labels
 from agentracer.tracers.fast.model import TrainSettings
 from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_and_save
 
@@ -20,7 +21,10 @@ from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_an
 def train_fast_command(
     data: Annotated[
         list[str],
-        typer.Option(help="tracertraj, who-and-when, or a labelled dataset path; repeatable"),
+        typer.Option(
+            help="tracertraj, who-and-when, agentrx-magentic, tau-retail, or a labelled "
+            "dataset path; repeatable"
+        ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="directory for the model and its record")],
     data_dir: Annotated[
@@ -31,6 +35,8 @@ def train_fast_command(
     trees: Annotated[int, typer.Option(min=10, help="boosting rounds")] = 300,
 ) -> None:
     """Train the fast tracer on labelled runs; use it with `--tracer fast -o model=DIR`."""
+    for source in data:
+        require_step_labels(source, use="train a step ranker")
     err.print(f"training the fast tracer on {', '.join(map(escape, data))}…")
     settings = TrainSettings(seed=seed, n_estimators=trees)
     command = shlex.join(["agentracer", *sys.argv[1:]])

@@ -36,6 +36,9 @@ FORMAT = "ag2"
 
 CHAT_ROLES = frozenset({"user", "assistant", "system", "tool", "function"})
 USER_SPEAKERS = frozenset({"user", "human"})
+_MESSAGE_KEYS = frozenset(
+    {"content", "name", "tool_calls", "function_call", "id", "tool_call_id", "tool_responses"}
+)
 _FOREIGN_KEYS = frozenset({"type", "source", "data", "lc", "steps", "history", "step_number"})
 
 
@@ -170,6 +173,10 @@ class Ag2Format:
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()
+        # Only a dict shaped like a message lacks a role; any other dict with a `content`
+        # key (a run record, a log wrapper) is not told it is a broken message.
         if isinstance(first, dict) and "content" in first and "role" not in first:
-            return "the message has 'content' but no 'role'"
+            return (
+                "the message has 'content' but no 'role'" if set(first) <= _MESSAGE_KEYS else None
+            )
         return None

@@ -6,6 +6,9 @@
   failures per run, one root cause; the same system as `hand-crafted`, see `system_of`);
 - `tau-retail`: AgentRx's tau-bench retail runs (29 labelled failures, 73 successes kept
   unlabelled for forecasting's false alarms);
+- `mast`: MAD, traces of several frameworks labelled with MAST failure modes and no agent or
+  step: listed, and its readable traces load (modes in `metadata["mast_failure_modes"]`), but
+  step attribution cannot be scored or trained on it (`require_step_labels` says so);
 - a path: a labelled dataset of our own (`annotate` output, any readable format).
 
 Where the data comes from, in order: an explicit path (`--data`), else the directory in
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agentracer.errors import DatasetNotFoundError, TraceFormatError
-from agentracer.formats import agentrx, tau_bench, tracertraj, who_and_when
+from agentracer.formats import agentrx, mast, tau_bench, tracertraj, who_and_when
 from agentracer.formats.files import iter_file
 from agentracer.formats.registry import Probe
 from agentracer.formats.text import Sanitiser, json_error_message
@@ -45,12 +48,18 @@ WHO_AND_WHEN = "who-and-when"
 TRACERTRAJ = "tracertraj"
 AGENTRX_MAGENTIC = agentrx.MAGENTIC
 TAU_RETAIL = agentrx.TAU_RETAIL
+MAST = "mast"
 WHO_AND_WHEN_SUBSETS = ("hand-crafted", "algorithm-generated")
 BENCH_SUBSETS = {
     WHO_AND_WHEN: WHO_AND_WHEN_SUBSETS,
     TRACERTRAJ: (TRACERTRAJ,),
     AGENTRX_MAGENTIC: (AGENTRX_MAGENTIC,),
     TAU_RETAIL: (TAU_RETAIL,),
+    MAST: (MAST,),
+}
+# Sources whose labels say what went wrong but not who or where: no step metric applies.
+STEPLESS = {
+    MAST: "its labels are MAST failure modes (what went wrong), with no agent and no step",
 }
 # The multi-agent system behind each subset, for leave-one-system-out: never train on one
 # subset of a system and test on another. AgentRx's Magentic-One runs ARE Who&When's
@@ -61,6 +70,7 @@ SYSTEMS = {
     "algorithm-generated": "captain-agent",
     TRACERTRAJ: "tracertraj",
     TAU_RETAIL: "tau-bench-retail",
+    MAST: "mast",
 }
 _FOLDERS = {"hand-crafted": "Hand-Crafted", "algorithm-generated": "Algorithm-Generated"}
 
@@ -130,6 +140,19 @@ def system_of(subset: str) -> str:
     """The system a subset's runs come from (`magentic-one` for both Who&When hand-crafted and
     AgentRx's copy of it); a subset of no known benchmark (a dataset path) is its own system."""
     return SYSTEMS.get(subset, subset)
+
+
+def require_step_labels(name: str, use: str = "score step attribution") -> None:
+    """Refuse, in one line, to `use` a source whose labels have no agent or step (MAST)."""
+    if name in STEPLESS:
+        raise DatasetNotFoundError(
+            f"{name} cannot {use}: {STEPLESS[name]} (its readable traces load, e.g. for "
+            f"`agentracer show`); sources with steps: {', '.join(_stepped())}, or a dataset path"
+        )
+
+
+def _stepped() -> list[str]:
+    return [name for name in BENCH_SUBSETS if name not in STEPLESS]
 
 
 def _not_found(name: str, looked: list[str]) -> str:
@@ -286,11 +309,33 @@ def _tau_retail_local(root: Path, wanted: list[str]) -> Benchmark | None:
     return Benchmark(TAU_RETAIL, str(data), {TAU_RETAIL: entries})
 
 
+MAD_FILE = "MAD_human_labelled_dataset.json"
+
+
+def _mast_local(root: Path, wanted: list[str]) -> Benchmark | None:
+    """MAD's human-labelled records: the traces we can read, and a refusal naming the
+    framework for each we cannot."""
+    for base in (root / "mast", root):
+        path = base / MAD_FILE
+        if path.is_file():
+            probe = Probe(path)
+            try:
+                entries: list[Entry] = list(mast.MadFormat().parse(probe))
+            except TraceFormatError as error:
+                entries = [error]
+            for entry in entries:
+                if isinstance(entry, Trajectory) and entry.source is not None:
+                    entry.source.subset = MAST
+            return Benchmark(MAST, str(base), {MAST: entries})
+    return None
+
+
 _LOCAL_READERS: dict[str, Callable[[Path, list[str]], Benchmark | None]] = {
     WHO_AND_WHEN: _who_and_when_local,
     TRACERTRAJ: _tracertraj_local,
     AGENTRX_MAGENTIC: _agentrx_magentic_local,
     TAU_RETAIL: _tau_retail_local,
+    MAST: _mast_local,
 }
 
 
