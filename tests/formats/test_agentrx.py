@@ -168,3 +168,11 @@ def test_a_missing_log_fails_alone(agentrx_data: Path, tmp_path: Path) -> None:
     assert "step_number 100000 is outside the log" in problems[1]
     with pytest.raises(TraceFormatError):
         load_file(data / "ground_truth" / "magentic_one_ground_truth.json")
+
+
+def test_every_catalogued_subset_has_a_system() -> None:
+    assert system_of("algorithm-generated") == "captain-agent"
+    assert system_of("tracertraj") == "tracertraj"
+    assert system_of("tau-retail") == "tau-bench-retail"
+    assert system_of("dataset", "runs/labelled") == "dataset:labelled"  # `annotate` output
+    assert system_of("dataset", "other/labelled.jsonl") != system_of("hand-crafted")

@@ -136,9 +136,13 @@ def load_benchmark(
     raise DatasetNotFoundError(_not_found(name, looked))
 
 
-def system_of(subset: str) -> str:
-    """The system a subset's runs come from (`magentic-one` for both Who&When hand-crafted and
-    AgentRx's copy of it); a subset of no known benchmark (a dataset path) is its own system."""
+def system_of(subset: str, bench: str | None = None) -> str:
+    """The system a subset's runs come from, for leave-one-system-out: `magentic-one` for both
+    Who&When hand-crafted and AgentRx's copy of it. A labelled dataset given by path (subset
+    `dataset`, e.g. `annotate` output) is a system of its own, named after its folder or file
+    when `bench` (the path) is given."""
+    if subset == DATASET_SUBSET and bench is not None:
+        return f"dataset:{Path(bench).name}"
     return SYSTEMS.get(subset, subset)
 
 
