@@ -189,8 +189,13 @@ def metagpt_run(record: dict[str, Any], builder: TrajectoryBuilder) -> Trajector
     return builder
 
 
-def _builder(probe_path: Path, key: str, run_id: str, format: str) -> TrajectoryBuilder:
-    return TrajectoryBuilder(id=run_id, format=format, path=probe_path, record=key or None)
+def _documents(probe: Probe, format: str) -> Iterator[Parsed]:
+    """Every record of the file read by `read_document`, named after the file."""
+    records = probe.records()
+    for key, record in records:
+        run_id = probe.path.stem if len(records) == 1 else f"{probe.path.stem}-{key}"
+        builder = TrajectoryBuilder(id=run_id, format=format, path=probe.path, record=key or None)
+        yield read_document(record, builder)
 
 
 def read_document(obj: Any, builder: TrajectoryBuilder) -> Parsed:
@@ -267,10 +272,7 @@ class MastTraceFormat:
         return is_wrapper(probe.first())
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        records = probe.records()
-        for key, record in records:
-            stem = probe.path.stem if len(records) == 1 else f"{probe.path.stem}-{key}"
-            yield read_document(record, _builder(probe.path, key, stem, WRAPPER))
+        yield from _documents(probe, WRAPPER)
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()
@@ -289,10 +291,7 @@ class MetaGptRunFormat:
         return is_metagpt_run(probe.first())
 
     def parse(self, probe: Probe) -> Iterator[Parsed]:
-        records = probe.records()
-        for key, record in records:
-            stem = probe.path.stem if len(records) == 1 else f"{probe.path.stem}-{key}"
-            yield read_document(record, _builder(probe.path, key, stem, METAGPT))
+        yield from _documents(probe, METAGPT)
 
     def near_miss(self, probe: Probe) -> str | None:
         return None
