@@ -129,3 +129,10 @@ def test_mast_benchmark_reads_nine_traces_and_refuses_ten_by_framework(data_dir:
     with pytest.raises(DatasetNotFoundError, match="mast cannot score step attribution: its"):
         require_step_labels("mast")
     require_step_labels("tau-retail")  # every other source has steps
+
+
+def test_the_python_api_refuses_mast_for_step_scoring(tmp_path: Path) -> None:
+    import agentracer
+
+    with pytest.raises(DatasetNotFoundError, match="mast cannot score step attribution"):
+        agentracer.evaluate("mast", tracer="last-agent-step", out=tmp_path)
