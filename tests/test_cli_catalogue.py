@@ -48,3 +48,6 @@ def test_train_fast_takes_the_new_sources(agentrx_root: Path, tmp_path: Path, be
     record = json.loads((tmp_path / "TRAINING.json").read_text())
     assert record["data"][0]["source"] == bench
     assert record["data"][0]["trajectories"] == {"agentrx-magentic": 44, "tau-retail": 29}[bench]
+    # AgentRx's Magentic-One runs are Who&When's logs: the held-out caution applies to them too
+    cautioned = "do not report Who&When or agentrx-magentic scores" in result.stderr
+    assert cautioned == (bench == "agentrx-magentic")

@@ -176,3 +176,14 @@ def test_every_catalogued_subset_has_a_system() -> None:
     assert system_of("tau-retail") == "tau-bench-retail"
     assert system_of("dataset", "runs/labelled") == "dataset:labelled"  # `annotate` output
     assert system_of("dataset", "other/labelled.jsonl") != system_of("hand-crafted")
+
+
+def test_runs_by_system_puts_both_magentic_one_sources_together(agentrx_data: Path) -> None:
+    from agentracer.formats.benchmarks import runs_by_system
+
+    root = agentrx_data.parent.parent
+    grouped = runs_by_system(["who-and-when", "agentrx-magentic", "tau-retail"], root)
+    assert sorted(grouped) == ["captain-agent", "magentic-one", "tau-bench-retail"]
+    assert {s for s, _ in grouped["magentic-one"]} == {"hand-crafted", "agentrx-magentic"}
+    assert len(grouped["magentic-one"]) == 58 + 44
+    assert len(grouped["tau-bench-retail"]) == 21  # the simulated user's 8 are left out

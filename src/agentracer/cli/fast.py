@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import app, err, out, user_errors
-from agentracer.formats.benchmarks import require_step_labels
+from agentracer.formats.benchmarks import require_step_labels, system_of
 from agentracer.tracers.fast.model import TrainSettings
 from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_and_save
 
@@ -43,10 +43,12 @@ def train_fast_command(
     model, record = train_and_save(
         data, out_dir, data_dir=data_dir, settings=settings, command=command
     )
-    if record["trained_on_who_and_when"]:
+    magentic = any(system_of(d["source"]) == system_of("hand-crafted") for d in record["data"])
+    if record["trained_on_who_and_when"] or magentic:
+        # AgentRx's Magentic-One runs are Who&When's hand-crafted logs: the same caution
         err.print(
-            "[yellow]note:[/yellow] trained on Who&When: do not report Who&When scores of this "
-            "model as held out"
+            "[yellow]note:[/yellow] trained on Who&When's logs (or AgentRx's copy of them): do "
+            "not report Who&When or agentrx-magentic scores of this model as held out"
         )
     out.print(
         f"trained on {record['trajectories']} trajectories ({record['agent_steps']} agent steps), "

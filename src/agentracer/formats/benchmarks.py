@@ -146,6 +146,24 @@ def system_of(subset: str, bench: str | None = None) -> str:
     return SYSTEMS.get(subset, subset)
 
 
+def runs_by_system(
+    names: list[str], data: str | Path | None = None
+) -> dict[str, list[tuple[str, Trajectory]]]:
+    """The labelled runs of the named sources (benchmark names or dataset paths) as
+    (subset, trajectory) pairs, grouped by `system_of`: what leave-one-system-out trains and
+    tests on. Runs whose gold agent cannot be blamed (a simulated user) are left out; both
+    `hand-crafted` and `agentrx-magentic` land in `magentic-one`."""
+    grouped: dict[str, list[tuple[str, Trajectory]]] = {}
+    for name in names:
+        require_step_labels(name, use="be split by system for step attribution")
+        benchmark = load_benchmark(name, None, data)
+        for subset, trajectory in benchmark.trajectories():
+            if trajectory.label is None or who_and_when.FLAG_GOLD_NOT_BLAMABLE in trajectory.flags:
+                continue
+            grouped.setdefault(system_of(subset, name), []).append((subset, trajectory))
+    return grouped
+
+
 def require_step_labels(name: str, use: str = "score step attribution") -> None:
     """Refuse, in one line, to `use` a source whose labels have no agent or step (MAST)."""
     if name in STEPLESS:
