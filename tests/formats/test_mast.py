@@ -59,7 +59,6 @@ def test_metagpt_run_reads_its_role_turns(mast_dir: Path) -> None:
     [
         ("00_AppWorld_Test-C.log", "AppWorld"),
         ("03_ChatDev_ProgramDev.log", "ChatDev"),
-        ("16_MetaGPT_MMLU.log", "MetaGPT"),
         ("17_GAIA_Magentic.log", "Magentic-One"),
         ("18_GAIA_OpenManus.log", "OpenManus"),
     ],
@@ -114,16 +113,32 @@ def test_exactly_one_format_detects_each_mast_file(
     assert [spec.name for spec in format_specs() if spec.format.detect(probe)] == [expected]
 
 
-def test_mast_benchmark_reads_nine_traces_and_refuses_ten_by_framework(data_dir: Path) -> None:
+def test_metagpt_communication_log_is_read_as_text(mast_dir: Path) -> None:
+    from agentracer.formats import detect_format
+
+    assert detect_format(Probe(mast_dir / "traces" / "16_MetaGPT_MMLU.log")).name == "metagpt-log"
+    json_file = Probe(mast_dir / "traces" / "04_MetaGPT_ProgramDev.json")
+    assert [s.name for s in format_specs() if s.reads_text and s.format.detect(json_file)] == []
+    (run,) = load_file(mast_dir / "traces" / "16_MetaGPT_MMLU.log")
+    assert run.source is not None and run.source.format == "metagpt-log"
+    assert run.steps[0].kind is StepKind.USER and run.question.startswith("The following are")
+    assert [s.agent for s in run.steps[1:]] == [
+        "SimpleCoder", "SimpleTester", "SimpleReviewer", "SimpleTester", "SimpleReviewer",
+    ]  # fmt: skip
+    assert run.steps[1].content.startswith("def find_answer():")
+    assert "NEW MESSAGES" not in run.steps[2].content and "-----" not in run.steps[2].content
+
+
+def test_mast_benchmark_reads_ten_traces_and_refuses_nine_by_framework(data_dir: Path) -> None:
     if not (data_dir / "mast").is_dir():
         pytest.skip("MAD data not found")
     bench = load_benchmark("mast", data=data_dir)
     runs = [t for _, t in bench.trajectories()]
-    assert len(runs) == 9 and all(t.label is None for t in runs)
+    assert len(runs) == 10 and all(t.label is None for t in runs)
     assert sorted({t.metadata["mas_name"] for t in runs}) == ["AG2", "HyperAgent", "MetaGPT"]
     assert all(isinstance(t.metadata["mast_failure_modes"], list) for t in runs)
     problems = [p.message for p in bench.problems()]
-    assert len(problems) == 10 and all("plain-text" in p for p in problems)
+    assert len(problems) == 9 and all("plain-text" in p for p in problems)
     assert sum("ChatDev" in p for p in problems) == 4
     assert system_of("mast") == "mast"
     with pytest.raises(DatasetNotFoundError, match="mast cannot score step attribution: its"):

@@ -15,6 +15,9 @@ is read, the rest is refused with the framework named.
 - **MetaGPT run** `{run_id, prompt, content, ...}`: `content` is MetaGPT's log; a step starts
   at `... - Name(Role): to do Action(...)` (the agent is the role, e.g. `SimpleCoder`) and
   holds the lines up to the next.
+- **MetaGPT communication log** (plain text, `=== MetaGPT Agent Communication Log ...`): blocks
+  between lines of dashes; `[time] FROM: Human TO: ...` with `CONTENT:` is the task (a user
+  step), `[time] NEW MESSAGES:` then `Role: text` is a step of that role.
 - **MAD records** `{mas_name, benchmark_name, trace_id, trace, annotations}`
   (`MAD_human_labelled_dataset.json`): `trace` is the raw trace file as text, read as above
   when it is one of those JSON shapes; a text log is refused, naming `mas_name`. The failure
@@ -38,9 +41,10 @@ from agentracer.formats.importer import finish
 from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.sniff import framework_of, plain_log_message
-from agentracer.trajectory import Outcome
+from agentracer.trajectory import Outcome, StepKind
 
 WRAPPER = "mast-trace"
+METAGPT_LOG = "metagpt-log"
 METAGPT = "metagpt-run"
 MAD = "mad"
 
@@ -211,6 +215,41 @@ def read_document(obj: Any, builder: TrajectoryBuilder) -> Parsed:
     return TraceFormatError("not a MAST trace wrapper or a MetaGPT run", path=where)
 
 
+METAGPT_LOG_HEADER = "MetaGPT Agent Communication Log"
+_RULE = re.compile(r"^-{20,}\s*$", re.MULTILINE)
+_FROM = re.compile(r"^\[[^\]]*\] FROM: (?P<sender>\S+) TO: .*$", re.MULTILINE)
+_NEW = re.compile(r"^\[[^\]]*\] NEW MESSAGES:\s*$", re.MULTILINE)
+_SPEAKER = re.compile(r"^(?P<name>[A-Za-z][\w-]*):[ \t]?(?P<text>.*)$")
+
+
+def is_metagpt_log(text: str) -> bool:
+    return METAGPT_LOG_HEADER in text[:4096]
+
+
+def read_metagpt_log(builder: TrajectoryBuilder, text: str) -> None:
+    """One step per block: the human's requirement (a user step, the task) or a role's message."""
+    for block in _RULE.split(text):
+        sent = _FROM.search(block)
+        if sent is not None:
+            content = block.split("CONTENT:", 1)[1].strip() if "CONTENT:" in block else ""
+            if sent.group("sender").lower() in ("human", "user"):
+                builder.question = builder.question or content
+                builder.add(agent="human", kind=StepKind.USER, content=content, role="user")
+            else:
+                builder.add(agent=sent.group("sender"), content=content)
+            continue
+        new = _NEW.search(block)
+        if new is None:
+            continue
+        lines = block[new.end() :].strip().splitlines()
+        speaker = _SPEAKER.match(lines[0]) if lines else None
+        if speaker is None:
+            builder.note("a MetaGPT message block without a `Role:` line was skipped")
+            continue
+        body = "\n".join([speaker.group("text"), *lines[1:]]).strip()
+        builder.add(agent=speaker.group("name"), content=body)
+
+
 _MODE_CODE = re.compile(r"^\s*(\d+\.\d+)\s+(.*)$")
 
 
@@ -237,15 +276,21 @@ def mad_record(record: dict[str, Any], path: Path | str, key: str) -> Parsed:
         document = json.loads(record["trace"])
     except ValueError:
         document = None
-    if document is None:
+    if document is None and is_metagpt_log(record["trace"]):
+        builder = TrajectoryBuilder(id=run_id, format=MAD, path=path, record=key or None)
+        read_metagpt_log(builder, record["trace"])
+        builder.metadata["framework"] = "MetaGPT"
+        parsed: Parsed = finish(builder)
+    elif document is None:
         looks = framework_of(record["trace"][:262144]) or name
         return TraceFormatError(
             f"trace {record.get('trace_id')} ({name}, {record.get('benchmark_name')}) "
             f"{plain_log_message(looks)}",
             path=where,
         )
-    builder = TrajectoryBuilder(id=run_id, format=MAD, path=path, record=key or None)
-    parsed = read_document(document, builder)
+    else:
+        builder = TrajectoryBuilder(id=run_id, format=MAD, path=path, record=key or None)
+        parsed = read_document(document, builder)
     if isinstance(parsed, TraceFormatError):
         return TraceFormatError(
             f"trace {record.get('trace_id')} ({name}): {parsed.message}", path=where
@@ -313,6 +358,34 @@ class MadFormat:
                 yield TraceFormatError("not a MAD record", path=record_location(probe, key))
                 continue
             yield mad_record(record, probe.path, key)
+
+    def near_miss(self, probe: Probe) -> str | None:
+        return None
+
+
+@register_format(
+    METAGPT_LOG,
+    summary="MetaGPT communication logs (plain text: `FROM: Human` requirement, then "
+    "`NEW MESSAGES:` blocks of `Role: text`)",
+    priority=33,
+    reads_text=True,
+)
+class MetaGptLogFormat:
+    def detect(self, probe: Probe) -> bool:
+        if probe.is_json or not probe.path.is_file():
+            return False
+        try:
+            with probe.path.open(encoding="utf-8", errors="replace") as handle:
+                return is_metagpt_log(handle.read(4096))
+        except OSError:
+            return False
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        text = probe.path.read_text(encoding="utf-8", errors="replace")
+        builder = TrajectoryBuilder(id=probe.path.stem, format=METAGPT_LOG, path=probe.path)
+        builder.metadata["framework"] = "MetaGPT"
+        read_metagpt_log(builder, text)
+        yield finish(builder)
 
     def near_miss(self, probe: Probe) -> str | None:
         return None
