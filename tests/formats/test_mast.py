@@ -57,7 +57,6 @@ def test_metagpt_run_reads_its_role_turns(mast_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "framework"),
     [
-        ("00_AppWorld_Test-C.log", "AppWorld"),
         ("03_ChatDev_ProgramDev.log", "ChatDev"),
         ("17_GAIA_Magentic.log", "Magentic-One"),
         ("18_GAIA_OpenManus.log", "OpenManus"),
@@ -129,16 +128,38 @@ def test_metagpt_communication_log_is_read_as_text(mast_dir: Path) -> None:
     assert "NEW MESSAGES" not in run.steps[2].content and "-----" not in run.steps[2].content
 
 
-def test_mast_benchmark_reads_ten_traces_and_refuses_nine_by_framework(data_dir: Path) -> None:
+def test_appworld_log_is_read_as_turns(mast_dir: Path) -> None:
+    (run,) = load_file(mast_dir / "traces" / "00_AppWorld_Test-C.log")
+    assert run.source is not None and run.source.format == "appworld-log"
+    assert run.question.startswith("Give a 5-star rating to all songs")
+    assert run.agents == ["Supervisor", "Spotify"]
+    assert run.outcome is Outcome.FAILURE  # the closing Evaluation lists failures
+    assert [(s.agent, s.kind) for s in run.steps[:4]] == [
+        ("user", StepKind.USER),
+        ("Supervisor", StepKind.AGENT),
+        ("python", StepKind.TOOL),
+        ("environment", StepKind.TOOL),
+    ]
+    assert "send_message(app_name='spotify'" in run.steps[1].content
+    assert all("Response from" not in s.content for s in run.steps)
+    (success,) = load_file(mast_dir / "traces" / "05_AppWorld_Test-C.log")
+    assert success.outcome is Outcome.SUCCESS
+
+
+def test_mast_benchmark_reads_thirteen_traces_and_refuses_six_by_framework(
+    data_dir: Path,
+) -> None:
     if not (data_dir / "mast").is_dir():
         pytest.skip("MAD data not found")
     bench = load_benchmark("mast", data=data_dir)
     runs = [t for _, t in bench.trajectories()]
-    assert len(runs) == 10 and all(t.label is None for t in runs)
-    assert sorted({t.metadata["mas_name"] for t in runs}) == ["AG2", "HyperAgent", "MetaGPT"]
+    assert len(runs) == 13 and all(t.label is None for t in runs)
+    assert sorted({t.metadata["mas_name"] for t in runs}) == [
+        "AG2", "AppWorld", "HyperAgent", "MetaGPT",
+    ]  # fmt: skip
     assert all(isinstance(t.metadata["mast_failure_modes"], list) for t in runs)
     problems = [p.message for p in bench.problems()]
-    assert len(problems) == 9 and all("plain-text" in p for p in problems)
+    assert len(problems) == 6 and all("plain-text" in p for p in problems)
     assert sum("ChatDev" in p for p in problems) == 4
     assert system_of("mast") == "mast"
     with pytest.raises(DatasetNotFoundError, match="mast cannot score step attribution: its"):

@@ -18,6 +18,11 @@ is read, the rest is refused with the framework named.
 - **MetaGPT communication log** (plain text, `=== MetaGPT Agent Communication Log ...`): blocks
   between lines of dashes; `[time] FROM: Human TO: ...` with `CONTENT:` is the task (a user
   step), `[time] NEW MESSAGES:` then `Role: text` is a step of that role.
+- **AppWorld log** (plain text, `**** Task i/n (id) ****` then the task): headers at the
+  start of a line or indented four spaces delimit the turns. `Response from X Agent` is a step
+  of agent `X` (the Supervisor, or an app's agent inside its message loop); `Code Execution
+  Output`, `Message to X Agent` (what the environment hands back) and `Response from NAME API`
+  are tool steps; the closing `Evaluation` JSON's `failures` make the outcome a failure.
 - **MAD records** `{mas_name, benchmark_name, trace_id, trace, annotations}`
   (`MAD_human_labelled_dataset.json`): `trace` is the raw trace file as text, read as above
   when it is one of those JSON shapes; a text log is refused, naming `mas_name`. The failure
@@ -45,6 +50,7 @@ from agentracer.trajectory import Outcome, StepKind
 
 WRAPPER = "mast-trace"
 METAGPT_LOG = "metagpt-log"
+APPWORLD_LOG = "appworld-log"
 METAGPT = "metagpt-run"
 MAD = "mad"
 
@@ -250,6 +256,96 @@ def read_metagpt_log(builder: TrajectoryBuilder, text: str) -> None:
         builder.add(agent=speaker.group("name"), content=body)
 
 
+_APPWORLD_TASK = re.compile(r"^\*{5,} Task \d+/\d+ \((?P<id>[^)]*)\)\s*\*{5,}\s*$")
+_APPWORLD_HEADER = re.compile(
+    r"^(?: {4})?(?:Response from (?P<agent>.+?) Agent|Message to (?P<to>.+?) Agent|"
+    r"(?P<code>Code Execution Output)|Response from (?P<api>\S+) API|"
+    r"(?P<loop>(?:Entering|Exiting) .+ message loop)|(?P<evaluation>Evaluation))\s*$"
+)
+
+
+def is_appworld_log(text: str) -> bool:
+    head = text[:8192]
+    task = any(_APPWORLD_TASK.match(line.strip()) for line in head.splitlines()[:10])
+    return task and "Response from Supervisor Agent" in head
+
+
+def read_appworld_log(builder: TrajectoryBuilder, text: str) -> None:
+    """One step per turn header (see the module docstring), its indented text the content."""
+    lines = text.splitlines()
+    current: tuple[str, StepKind, str] | None = None
+    body: list[str] = []
+
+    def flush() -> None:
+        if current is not None:
+            agent, kind, speaker = current
+            content = "\n".join(line.strip() for line in body).strip()
+            role = (
+                "assistant"
+                if kind is StepKind.AGENT
+                else "user"
+                if kind is StepKind.USER
+                else "tool"
+            )
+            builder.add(agent=agent, kind=kind, speaker=speaker, content=content, role=role)
+
+    for number, line in enumerate(lines):
+        task = _APPWORLD_TASK.match(line.strip())
+        header = _APPWORLD_HEADER.match(line)
+        if task is not None:
+            flush()
+            current, body = ("user", StepKind.USER, "task"), []
+            builder.metadata["task_id"] = task.group("id")
+            continue
+        if header is None:
+            body.append(line)
+            continue
+        flush()
+        current, body = None, []
+        if header.group("evaluation"):
+            _appworld_outcome(builder, "\n".join(lines[number + 1 :]))
+            break
+        if header.group("loop"):
+            continue
+        speaker = line.strip()
+        if header.group("agent"):
+            current = (header.group("agent"), StepKind.AGENT, speaker)
+        elif header.group("code"):
+            current = ("python", StepKind.TOOL, speaker)
+        elif header.group("api"):
+            current = (header.group("api"), StepKind.TOOL, speaker)
+        else:
+            current = ("environment", StepKind.TOOL, speaker)
+    flush()
+    if builder.steps and builder.steps[0].kind is StepKind.USER:
+        builder.question = builder.steps[0].content
+
+
+def _appworld_outcome(builder: TrajectoryBuilder, text: str) -> None:
+    try:
+        evaluation = json.loads(text)
+    except ValueError:
+        builder.note("the closing Evaluation of the AppWorld log is not JSON; outcome unknown")
+        return
+    failures = listing(mapping(evaluation).get("failures"))
+    builder.outcome = Outcome.FAILURE if failures else Outcome.SUCCESS
+    builder.metadata["appworld_failures"] = len(failures)
+
+
+TEXT_LOGS = (
+    ("MetaGPT", is_metagpt_log, read_metagpt_log),
+    ("AppWorld", is_appworld_log, read_appworld_log),
+)
+
+
+def text_log_reader(text: str) -> tuple[str, Any] | None:
+    """(framework, reader) for a plain-text log we can read, else None."""
+    for framework, looks, read in TEXT_LOGS:
+        if looks(text):
+            return framework, read
+    return None
+
+
 _MODE_CODE = re.compile(r"^\s*(\d+\.\d+)\s+(.*)$")
 
 
@@ -276,10 +372,11 @@ def mad_record(record: dict[str, Any], path: Path | str, key: str) -> Parsed:
         document = json.loads(record["trace"])
     except ValueError:
         document = None
-    if document is None and is_metagpt_log(record["trace"]):
+    reader = None if document is not None else text_log_reader(record["trace"])
+    if reader is not None:
         builder = TrajectoryBuilder(id=run_id, format=MAD, path=path, record=key or None)
-        read_metagpt_log(builder, record["trace"])
-        builder.metadata["framework"] = "MetaGPT"
+        reader[1](builder, record["trace"])
+        builder.metadata["framework"] = reader[0]
         parsed: Parsed = finish(builder)
     elif document is None:
         looks = framework_of(record["trace"][:262144]) or name
@@ -363,6 +460,38 @@ class MadFormat:
         return None
 
 
+class _TextLogFormat:
+    """A plain-text log format: `looks` tells it from the head of the file, `read` parses it."""
+
+    framework: str
+
+    def detect(self, probe: Probe) -> bool:
+        if probe.is_json or not probe.path.is_file():
+            return False
+        try:
+            with probe.path.open(encoding="utf-8", errors="replace") as handle:
+                head = handle.read(8192)
+        except OSError:
+            return False
+        found = text_log_reader(head)
+        return found is not None and found[0] == self.framework
+
+    def parse(self, probe: Probe) -> Iterator[Parsed]:
+        text = probe.path.read_text(encoding="utf-8", errors="replace")
+        found = text_log_reader(text)
+        format_name = {"MetaGPT": METAGPT_LOG, "AppWorld": APPWORLD_LOG}[self.framework]
+        builder = TrajectoryBuilder(id=probe.path.stem, format=format_name, path=probe.path)
+        builder.metadata["framework"] = self.framework
+        if found is None:
+            yield TraceFormatError(f"not a {self.framework} log", path=probe.path)
+            return
+        found[1](builder, text)
+        yield finish(builder)
+
+    def near_miss(self, probe: Probe) -> str | None:
+        return None
+
+
 @register_format(
     METAGPT_LOG,
     summary="MetaGPT communication logs (plain text: `FROM: Human` requirement, then "
@@ -370,22 +499,16 @@ class MadFormat:
     priority=33,
     reads_text=True,
 )
-class MetaGptLogFormat:
-    def detect(self, probe: Probe) -> bool:
-        if probe.is_json or not probe.path.is_file():
-            return False
-        try:
-            with probe.path.open(encoding="utf-8", errors="replace") as handle:
-                return is_metagpt_log(handle.read(4096))
-        except OSError:
-            return False
+class MetaGptLogFormat(_TextLogFormat):
+    framework = "MetaGPT"
 
-    def parse(self, probe: Probe) -> Iterator[Parsed]:
-        text = probe.path.read_text(encoding="utf-8", errors="replace")
-        builder = TrajectoryBuilder(id=probe.path.stem, format=METAGPT_LOG, path=probe.path)
-        builder.metadata["framework"] = "MetaGPT"
-        read_metagpt_log(builder, text)
-        yield finish(builder)
 
-    def near_miss(self, probe: Probe) -> str | None:
-        return None
+@register_format(
+    APPWORLD_LOG,
+    summary="AppWorld supervisor logs (plain text: `Response from X Agent`, `Code Execution "
+    "Output`, the closing Evaluation)",
+    priority=34,
+    reads_text=True,
+)
+class AppWorldLogFormat(_TextLogFormat):
+    framework = "AppWorld"
