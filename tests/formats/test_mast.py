@@ -59,7 +59,6 @@ def test_metagpt_run_reads_its_role_turns(mast_dir: Path) -> None:
     [
         ("03_ChatDev_ProgramDev.log", "ChatDev"),
         ("17_GAIA_Magentic.log", "Magentic-One"),
-        ("18_GAIA_OpenManus.log", "OpenManus"),
     ],
 )
 def test_text_logs_are_refused_as_text_naming_the_framework(
@@ -146,20 +145,36 @@ def test_appworld_log_is_read_as_turns(mast_dir: Path) -> None:
     assert success.outcome is Outcome.SUCCESS
 
 
-def test_mast_benchmark_reads_thirteen_traces_and_refuses_six_by_framework(
+def test_openmanus_log_is_read_as_plan_thoughts_and_tool_results(mast_dir: Path) -> None:
+    (run,) = load_file(mast_dir / "traces" / "18_GAIA_OpenManus.log")
+    assert run.source is not None and run.source.format == "openmanus-log"
+    assert run.agents == ["planning", "Manus"] and run.question == ""
+    assert "Plan: Calculate Time to Run from Earth to Moon" in run.steps[0].content
+    first_call = run.steps[1]
+    assert first_call.agent == "Manus" and first_call.tool_calls[0].name == "browser_use"
+    assert '"query":"Eliud Kipchoge marathon pace km/h"' in first_call.tool_calls[0].arguments
+    result = run.steps[2]
+    assert result.kind is StepKind.TOOL and result.agent == "browser_use"
+    assert "Search results for 'Eliud Kipchoge marathon pace km/h'" in result.content
+    assert "Token usage" not in "".join(s.content for s in run.steps)
+    assert any("does not log the prompt" in note for note in run.notes)
+
+
+def test_mast_benchmark_reads_fourteen_traces_and_refuses_five_by_framework(
     data_dir: Path,
 ) -> None:
     if not (data_dir / "mast").is_dir():
         pytest.skip("MAD data not found")
     bench = load_benchmark("mast", data=data_dir)
     runs = [t for _, t in bench.trajectories()]
-    assert len(runs) == 13 and all(t.label is None for t in runs)
-    assert sorted({t.metadata["mas_name"] for t in runs}) == [
-        "AG2", "AppWorld", "HyperAgent", "MetaGPT",
+    assert len(runs) == 14 and all(t.label is None for t in runs)
+    assert sorted({t.metadata["framework"] for t in runs}) == [
+        "AG2", "AppWorld", "HyperAgent", "MetaGPT", "OpenManus",
     ]  # fmt: skip
     assert all(isinstance(t.metadata["mast_failure_modes"], list) for t in runs)
     problems = [p.message for p in bench.problems()]
-    assert len(problems) == 6 and all("plain-text" in p for p in problems)
+    assert len(problems) == 5 and all("plain-text" in p for p in problems)
+    assert sum("Magentic-One" in p for p in problems) == 1
     assert sum("ChatDev" in p for p in problems) == 4
     assert system_of("mast") == "mast"
     with pytest.raises(DatasetNotFoundError, match="mast cannot score step attribution: its"):

@@ -23,6 +23,12 @@ is read, the rest is refused with the framework named.
   of agent `X` (the Supervisor, or an app's agent inside its message loop); `Code Execution
   Output`, `Message to X Agent` (what the environment hands back) and `Response from NAME API`
   are tool steps; the closing `Evaluation` JSON's `failures` make the outcome a failure.
+- **OpenManus log** (plain text, loguru lines `time | LEVEL | module:function:line - text`):
+  `Plan creation result:` is a step of the planning flow (`planning`), `✨ Name's thoughts:` a
+  step of that agent (the `🔧 Tool arguments:` that follow are its tool calls), and `🎯 Tool
+  'x' completed its mission! Result:` a tool step; continuation lines belong to the open one;
+  other log lines (token usage, step counters) are counted in a note. The prompt is not in the
+  log (OpenManus reads it from the terminal), so the task is empty.
 - **MAD records** `{mas_name, benchmark_name, trace_id, trace, annotations}`
   (`MAD_human_labelled_dataset.json`): `trace` is the raw trace file as text, read as above
   when it is one of those JSON shapes; a text log is refused, naming `mas_name`. The failure
@@ -40,8 +46,8 @@ from typing import Any
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.ag2 import read_chat
-from agentracer.formats.build import TrajectoryBuilder
-from agentracer.formats.chat import listing, mapping, text_of
+from agentracer.formats.build import TrajectoryBuilder, tool_call
+from agentracer.formats.chat import listing, mapping, step_content, text_of
 from agentracer.formats.importer import finish
 from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
@@ -51,6 +57,7 @@ from agentracer.trajectory import Outcome, StepKind
 WRAPPER = "mast-trace"
 METAGPT_LOG = "metagpt-log"
 APPWORLD_LOG = "appworld-log"
+OPENMANUS_LOG = "openmanus-log"
 METAGPT = "metagpt-run"
 MAD = "mad"
 
@@ -332,9 +339,85 @@ def _appworld_outcome(builder: TrajectoryBuilder, text: str) -> None:
     builder.metadata["appworld_failures"] = len(failures)
 
 
+_LOGURU = re.compile(
+    r"^.*?\d{4}-\d\d-\d\d [\d:.]+ \| (?P<level>\w+)\s*\| (?P<where>\S+) - (?P<text>.*)$"
+)
+_THOUGHTS = re.compile(r"^✨ (?P<agent>.+?)'s thoughts:\s?(?P<text>.*)$")
+_TOOL_ARGS = re.compile(r"^🔧 Tool arguments:\s?(?P<args>.*)$")
+_TOOLS = re.compile(r"^🧰 Tools being prepared:\s?(?P<tools>.*)$")
+_TOOL_DONE = re.compile(
+    r"^🎯 Tool '(?P<tool>[^']+)' completed its mission! Result:\s?(?P<text>.*)$"
+)
+
+
+def is_openmanus_log(text: str) -> bool:
+    return "app.agent.toolcall:" in text[:65536] or "app.flow.planning:" in text[:65536]
+
+
+def read_openmanus_log(builder: TrajectoryBuilder, text: str) -> None:
+    """One step per plan, thought or tool result (see the module docstring)."""
+    current: dict[str, Any] | None = None
+    skipped = 0
+
+    def flush() -> None:
+        if current is None:
+            return
+        calls = [tool_call(None, name, args) for name, args in current["calls"]]
+        body = "\n".join(current["lines"]).strip()
+        builder.add(
+            agent=current["agent"],
+            kind=current["kind"],
+            content=step_content(body, calls) if calls else body,
+            role="tool" if current["kind"] is StepKind.TOOL else "assistant",
+            tool_calls=calls,
+        )
+
+    for line in text.splitlines():
+        logged = _LOGURU.match(line)
+        if logged is None:
+            if current is not None and current["open"]:
+                current["lines"].append(line)
+            continue
+        message = logged.group("text")
+        thoughts, done = _THOUGHTS.match(message), _TOOL_DONE.match(message)
+        tools, arguments = _TOOLS.match(message), _TOOL_ARGS.match(message)
+        if thoughts or done or message.startswith("Plan creation result:"):
+            flush()
+            if thoughts:
+                agent, kind, first = thoughts.group("agent"), StepKind.AGENT, thoughts.group("text")
+            elif done:
+                agent, kind, first = done.group("tool"), StepKind.TOOL, done.group("text")
+            else:
+                agent, kind, first = "planning", StepKind.AGENT, message
+            current = {"agent": agent, "kind": kind, "lines": [first], "calls": [], "tools": []}
+            current["open"] = True  # continuation lines are its text until the next log line
+            continue
+        if current is not None and current["kind"] is StepKind.TOOL:
+            flush()  # a tool result ends at the next log line
+            current = None
+        elif current is not None:
+            current["open"] = False
+            if tools:
+                current["tools"] = re.findall(r"'([^']+)'", tools.group("tools"))
+                continue
+            if arguments:
+                names = current["tools"] or ["tool"]
+                name = names[min(len(current["calls"]), len(names) - 1)]
+                current["calls"].append((name, arguments.group("args")))
+                continue
+        skipped += 1
+    flush()
+    if skipped:
+        builder.note(
+            f"{skipped} OpenManus log lines that are no step (token usage, counters) were skipped"
+        )
+    builder.note("OpenManus does not log the prompt it was given: the task is unknown")
+
+
 TEXT_LOGS = (
     ("MetaGPT", is_metagpt_log, read_metagpt_log),
     ("AppWorld", is_appworld_log, read_appworld_log),
+    ("OpenManus", is_openmanus_log, read_openmanus_log),
 )
 
 
@@ -479,7 +562,11 @@ class _TextLogFormat:
     def parse(self, probe: Probe) -> Iterator[Parsed]:
         text = probe.path.read_text(encoding="utf-8", errors="replace")
         found = text_log_reader(text)
-        format_name = {"MetaGPT": METAGPT_LOG, "AppWorld": APPWORLD_LOG}[self.framework]
+        format_name = {
+            "MetaGPT": METAGPT_LOG,
+            "AppWorld": APPWORLD_LOG,
+            "OpenManus": OPENMANUS_LOG,
+        }[self.framework]
         builder = TrajectoryBuilder(id=probe.path.stem, format=format_name, path=probe.path)
         builder.metadata["framework"] = self.framework
         if found is None:
@@ -512,3 +599,13 @@ class MetaGptLogFormat(_TextLogFormat):
 )
 class AppWorldLogFormat(_TextLogFormat):
     framework = "AppWorld"
+
+
+@register_format(
+    OPENMANUS_LOG,
+    summary="OpenManus logs (plain text: the plan, `✨ Manus's thoughts`, tool calls and results)",
+    priority=35,
+    reads_text=True,
+)
+class OpenManusLogFormat(_TextLogFormat):
+    framework = "OpenManus"
