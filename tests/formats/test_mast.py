@@ -55,20 +55,40 @@ def test_metagpt_run_reads_its_role_turns(mast_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "framework"),
+    ("text", "framework"),
     [
-        ("03_ChatDev_ProgramDev.log", "ChatDev"),
-        ("17_GAIA_Magentic.log", "Magentic-One"),
+        (
+            "RUN.SH STARTING !#!#\nAUTOGEN_TESTBED_SETTING: [Docker]\nInstalling ...\n",
+            "Magentic-One",
+        ),
+        ("HyperAgent_x - INFO - Initialized HyperAgent instance x\nsome text\n", "HyperAgent"),
+        ("2025-01-17 11:40:27 | INFO | metagpt.roles.role:_act:391 - hello\nmore\n", "MetaGPT"),
+        ("[2025-17-01 11:36:43 INFO] **[Preprocessing]**\n\n[ChatDev] setup only\n", "ChatDev"),
     ],
 )
-def test_text_logs_are_refused_as_text_naming_the_framework(
-    mast_dir: Path, name: str, framework: str
+def test_text_logs_no_reader_reads_are_refused_as_text_naming_the_framework(
+    tmp_path: Path, text: str, framework: str
 ) -> None:
+    path = tmp_path / "run.log"
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(TraceFormatError) as caught:
-        load_file(mast_dir / "traces" / name)
+        load_file(path)
     message = caught.value.message
     assert message.startswith(f"is a plain-text {framework}")
     assert "not valid JSON" not in message and "line " not in message
+
+
+def test_chatdev_log_is_read_as_role_messages(mast_dir: Path) -> None:
+    (run,) = load_file(mast_dir / "traces" / "03_ChatDev_ProgramDev.log")
+    assert run.source is not None and run.source.format == "chatdev-log"
+    assert run.question.startswith("Develop a classic Sudoku puzzle solver/creator")
+    assert run.agents[:3] == [
+        "Chief Product Officer", "Chief Executive Officer", "Chief Technology Officer",
+    ]  # fmt: skip
+    assert run.steps[1].speaker == "Chief Product Officer (DemandAnalysis)"
+    # the role prompt ChatDev prints before each message is not the agent's words
+    assert all(not s.content.startswith("[ChatDev is a software company") for s in run.steps)
+    assert "did not start for online log" not in "".join(s.content for s in run.steps)
 
 
 def test_an_unknown_text_file_is_refused_as_text(tmp_path: Path) -> None:
@@ -160,22 +180,27 @@ def test_openmanus_log_is_read_as_plan_thoughts_and_tool_results(mast_dir: Path)
     assert any("does not log the prompt" in note for note in run.notes)
 
 
-def test_mast_benchmark_reads_fourteen_traces_and_refuses_five_by_framework(
+def test_autogen_console_log_of_magentic_one_is_read(mast_dir: Path) -> None:
+    (run,) = load_file(mast_dir / "traces" / "17_GAIA_Magentic.log")
+    assert run.source is not None and run.source.format == "autogen-console"
+    assert run.agents == ["MagenticOneOrchestrator", "WebSurfer"] and len(run.steps) == 13
+    assert run.steps[0].kind is StepKind.USER and run.question.startswith("How many at bats")
+    assert all("pip" not in s.content and "!#!#" not in s.content for s in run.steps)
+
+
+def test_mast_benchmark_reads_every_trace(
     data_dir: Path,
 ) -> None:
     if not (data_dir / "mast").is_dir():
         pytest.skip("MAD data not found")
     bench = load_benchmark("mast", data=data_dir)
     runs = [t for _, t in bench.trajectories()]
-    assert len(runs) == 14 and all(t.label is None for t in runs)
+    assert len(runs) == 19 and all(t.label is None for t in runs)
     assert sorted({t.metadata["framework"] for t in runs}) == [
-        "AG2", "AppWorld", "HyperAgent", "MetaGPT", "OpenManus",
+        "AG2", "AppWorld", "AutoGen console", "ChatDev", "HyperAgent", "MetaGPT", "OpenManus",
     ]  # fmt: skip
     assert all(isinstance(t.metadata["mast_failure_modes"], list) for t in runs)
-    problems = [p.message for p in bench.problems()]
-    assert len(problems) == 5 and all("plain-text" in p for p in problems)
-    assert sum("Magentic-One" in p for p in problems) == 1
-    assert sum("ChatDev" in p for p in problems) == 4
+    assert bench.problems() == []
     assert system_of("mast") == "mast"
     with pytest.raises(DatasetNotFoundError, match="mast cannot score step attribution: its"):
         require_step_labels("mast")

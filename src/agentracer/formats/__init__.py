@@ -19,6 +19,7 @@ from agentracer.formats import (  # register the formats
     recorded_run,
     smolagents,
     tau_bench,
+    text_logs,
     tracertraj,
     who_and_when,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "register_format",
     "smolagents",
     "tau_bench",
+    "text_logs",
     "to_record",
     "tracertraj",
     "who_and_when",

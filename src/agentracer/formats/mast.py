@@ -1,5 +1,6 @@
-"""The MAD traces (Cemri et al. 2025, "Why do multi-agent LLM systems fail?"): what can be read
-is read, the rest is refused with the framework named.
+"""The MAD traces (Cemri et al. 2025, "Why do multi-agent LLM systems fail?"): the JSON shapes
+are read here; a trace that is a plain-text log is read by `formats.text_logs`, or refused with
+the framework named (`formats.sniff`).
 
 - **MAST trace wrapper** `{instance_id, problem_statement, other_data, trajectory, note}`
   (MAD's AG2 and HyperAgent traces). The task is `problem_statement` (a list of lines).
@@ -15,23 +16,10 @@ is read, the rest is refused with the framework named.
 - **MetaGPT run** `{run_id, prompt, content, ...}`: `content` is MetaGPT's log; a step starts
   at `... - Name(Role): to do Action(...)` (the agent is the role, e.g. `SimpleCoder`) and
   holds the lines up to the next.
-- **MetaGPT communication log** (plain text, `=== MetaGPT Agent Communication Log ...`): blocks
-  between lines of dashes; `[time] FROM: Human TO: ...` with `CONTENT:` is the task (a user
-  step), `[time] NEW MESSAGES:` then `Role: text` is a step of that role.
-- **AppWorld log** (plain text, `**** Task i/n (id) ****` then the task): headers at the
-  start of a line or indented four spaces delimit the turns. `Response from X Agent` is a step
-  of agent `X` (the Supervisor, or an app's agent inside its message loop); `Code Execution
-  Output`, `Message to X Agent` (what the environment hands back) and `Response from NAME API`
-  are tool steps; the closing `Evaluation` JSON's `failures` make the outcome a failure.
-- **OpenManus log** (plain text, loguru lines `time | LEVEL | module:function:line - text`):
-  `Plan creation result:` is a step of the planning flow (`planning`), `✨ Name's thoughts:` a
-  step of that agent (the `🔧 Tool arguments:` that follow are its tool calls), and `🎯 Tool
-  'x' completed its mission! Result:` a tool step; continuation lines belong to the open one;
-  other log lines (token usage, step counters) are counted in a note. The prompt is not in the
-  log (OpenManus reads it from the terminal), so the task is empty.
 - **MAD records** `{mas_name, benchmark_name, trace_id, trace, annotations}`
   (`MAD_human_labelled_dataset.json`): `trace` is the raw trace file as text, read as above
-  when it is one of those JSON shapes; a text log is refused, naming `mas_name`. The failure
+  when it is one of those JSON shapes, by `formats.text_logs` when it is a text log of a kind
+  read there, else refused, naming the framework it looks like (or `mas_name`). The failure
   modes two of the three annotators marked go to `metadata["mast_failure_modes"]`.
 """
 
@@ -46,18 +34,16 @@ from typing import Any
 
 from agentracer.errors import TraceFormatError
 from agentracer.formats.ag2 import read_chat
-from agentracer.formats.build import TrajectoryBuilder, tool_call
-from agentracer.formats.chat import listing, mapping, step_content, text_of
+from agentracer.formats.build import TrajectoryBuilder
+from agentracer.formats.chat import listing, mapping, text_of
 from agentracer.formats.importer import finish
 from agentracer.formats.native import record_location
 from agentracer.formats.registry import Parsed, Probe, register_format
 from agentracer.formats.sniff import framework_of, plain_log_message
-from agentracer.trajectory import Outcome, StepKind
+from agentracer.formats.text_logs import text_log_reader
+from agentracer.trajectory import Outcome
 
 WRAPPER = "mast-trace"
-METAGPT_LOG = "metagpt-log"
-APPWORLD_LOG = "appworld-log"
-OPENMANUS_LOG = "openmanus-log"
 METAGPT = "metagpt-run"
 MAD = "mad"
 
@@ -228,207 +214,6 @@ def read_document(obj: Any, builder: TrajectoryBuilder) -> Parsed:
     return TraceFormatError("not a MAST trace wrapper or a MetaGPT run", path=where)
 
 
-METAGPT_LOG_HEADER = "MetaGPT Agent Communication Log"
-_RULE = re.compile(r"^-{20,}\s*$", re.MULTILINE)
-_FROM = re.compile(r"^\[[^\]]*\] FROM: (?P<sender>\S+) TO: .*$", re.MULTILINE)
-_NEW = re.compile(r"^\[[^\]]*\] NEW MESSAGES:\s*$", re.MULTILINE)
-_SPEAKER = re.compile(r"^(?P<name>[A-Za-z][\w-]*):[ \t]?(?P<text>.*)$")
-
-
-def is_metagpt_log(text: str) -> bool:
-    return METAGPT_LOG_HEADER in text[:4096]
-
-
-def read_metagpt_log(builder: TrajectoryBuilder, text: str) -> None:
-    """One step per block: the human's requirement (a user step, the task) or a role's message."""
-    for block in _RULE.split(text):
-        sent = _FROM.search(block)
-        if sent is not None:
-            content = block.split("CONTENT:", 1)[1].strip() if "CONTENT:" in block else ""
-            if sent.group("sender").lower() in ("human", "user"):
-                builder.question = builder.question or content
-                builder.add(agent="human", kind=StepKind.USER, content=content, role="user")
-            else:
-                builder.add(agent=sent.group("sender"), content=content)
-            continue
-        new = _NEW.search(block)
-        if new is None:
-            continue
-        lines = block[new.end() :].strip().splitlines()
-        speaker = _SPEAKER.match(lines[0]) if lines else None
-        if speaker is None:
-            builder.note("a MetaGPT message block without a `Role:` line was skipped")
-            continue
-        body = "\n".join([speaker.group("text"), *lines[1:]]).strip()
-        builder.add(agent=speaker.group("name"), content=body)
-
-
-_APPWORLD_TASK = re.compile(r"^\*{5,} Task \d+/\d+ \((?P<id>[^)]*)\)\s*\*{5,}\s*$")
-_APPWORLD_HEADER = re.compile(
-    r"^(?: {4})?(?:Response from (?P<agent>.+?) Agent|Message to (?P<to>.+?) Agent|"
-    r"(?P<code>Code Execution Output)|Response from (?P<api>\S+) API|"
-    r"(?P<loop>(?:Entering|Exiting) .+ message loop)|(?P<evaluation>Evaluation))\s*$"
-)
-
-
-def is_appworld_log(text: str) -> bool:
-    head = text[:8192]
-    task = any(_APPWORLD_TASK.match(line.strip()) for line in head.splitlines()[:10])
-    return task and "Response from Supervisor Agent" in head
-
-
-def read_appworld_log(builder: TrajectoryBuilder, text: str) -> None:
-    """One step per turn header (see the module docstring), its indented text the content."""
-    lines = text.splitlines()
-    current: tuple[str, StepKind, str] | None = None
-    body: list[str] = []
-
-    def flush() -> None:
-        if current is not None:
-            agent, kind, speaker = current
-            content = "\n".join(line.strip() for line in body).strip()
-            role = (
-                "assistant"
-                if kind is StepKind.AGENT
-                else "user"
-                if kind is StepKind.USER
-                else "tool"
-            )
-            builder.add(agent=agent, kind=kind, speaker=speaker, content=content, role=role)
-
-    for number, line in enumerate(lines):
-        task = _APPWORLD_TASK.match(line.strip())
-        header = _APPWORLD_HEADER.match(line)
-        if task is not None:
-            flush()
-            current, body = ("user", StepKind.USER, "task"), []
-            builder.metadata["task_id"] = task.group("id")
-            continue
-        if header is None:
-            body.append(line)
-            continue
-        flush()
-        current, body = None, []
-        if header.group("evaluation"):
-            _appworld_outcome(builder, "\n".join(lines[number + 1 :]))
-            break
-        if header.group("loop"):
-            continue
-        speaker = line.strip()
-        if header.group("agent"):
-            current = (header.group("agent"), StepKind.AGENT, speaker)
-        elif header.group("code"):
-            current = ("python", StepKind.TOOL, speaker)
-        elif header.group("api"):
-            current = (header.group("api"), StepKind.TOOL, speaker)
-        else:
-            current = ("environment", StepKind.TOOL, speaker)
-    flush()
-    if builder.steps and builder.steps[0].kind is StepKind.USER:
-        builder.question = builder.steps[0].content
-
-
-def _appworld_outcome(builder: TrajectoryBuilder, text: str) -> None:
-    try:
-        evaluation = json.loads(text)
-    except ValueError:
-        builder.note("the closing Evaluation of the AppWorld log is not JSON; outcome unknown")
-        return
-    failures = listing(mapping(evaluation).get("failures"))
-    builder.outcome = Outcome.FAILURE if failures else Outcome.SUCCESS
-    builder.metadata["appworld_failures"] = len(failures)
-
-
-_LOGURU = re.compile(
-    r"^.*?\d{4}-\d\d-\d\d [\d:.]+ \| (?P<level>\w+)\s*\| (?P<where>\S+) - (?P<text>.*)$"
-)
-_THOUGHTS = re.compile(r"^✨ (?P<agent>.+?)'s thoughts:\s?(?P<text>.*)$")
-_TOOL_ARGS = re.compile(r"^🔧 Tool arguments:\s?(?P<args>.*)$")
-_TOOLS = re.compile(r"^🧰 Tools being prepared:\s?(?P<tools>.*)$")
-_TOOL_DONE = re.compile(
-    r"^🎯 Tool '(?P<tool>[^']+)' completed its mission! Result:\s?(?P<text>.*)$"
-)
-
-
-def is_openmanus_log(text: str) -> bool:
-    return "app.agent.toolcall:" in text[:65536] or "app.flow.planning:" in text[:65536]
-
-
-def read_openmanus_log(builder: TrajectoryBuilder, text: str) -> None:
-    """One step per plan, thought or tool result (see the module docstring)."""
-    current: dict[str, Any] | None = None
-    skipped = 0
-
-    def flush() -> None:
-        if current is None:
-            return
-        calls = [tool_call(None, name, args) for name, args in current["calls"]]
-        body = "\n".join(current["lines"]).strip()
-        builder.add(
-            agent=current["agent"],
-            kind=current["kind"],
-            content=step_content(body, calls) if calls else body,
-            role="tool" if current["kind"] is StepKind.TOOL else "assistant",
-            tool_calls=calls,
-        )
-
-    for line in text.splitlines():
-        logged = _LOGURU.match(line)
-        if logged is None:
-            if current is not None and current["open"]:
-                current["lines"].append(line)
-            continue
-        message = logged.group("text")
-        thoughts, done = _THOUGHTS.match(message), _TOOL_DONE.match(message)
-        tools, arguments = _TOOLS.match(message), _TOOL_ARGS.match(message)
-        if thoughts or done or message.startswith("Plan creation result:"):
-            flush()
-            if thoughts:
-                agent, kind, first = thoughts.group("agent"), StepKind.AGENT, thoughts.group("text")
-            elif done:
-                agent, kind, first = done.group("tool"), StepKind.TOOL, done.group("text")
-            else:
-                agent, kind, first = "planning", StepKind.AGENT, message
-            current = {"agent": agent, "kind": kind, "lines": [first], "calls": [], "tools": []}
-            current["open"] = True  # continuation lines are its text until the next log line
-            continue
-        if current is not None and current["kind"] is StepKind.TOOL:
-            flush()  # a tool result ends at the next log line
-            current = None
-        elif current is not None:
-            current["open"] = False
-            if tools:
-                current["tools"] = re.findall(r"'([^']+)'", tools.group("tools"))
-                continue
-            if arguments:
-                names = current["tools"] or ["tool"]
-                name = names[min(len(current["calls"]), len(names) - 1)]
-                current["calls"].append((name, arguments.group("args")))
-                continue
-        skipped += 1
-    flush()
-    if skipped:
-        builder.note(
-            f"{skipped} OpenManus log lines that are no step (token usage, counters) were skipped"
-        )
-    builder.note("OpenManus does not log the prompt it was given: the task is unknown")
-
-
-TEXT_LOGS = (
-    ("MetaGPT", is_metagpt_log, read_metagpt_log),
-    ("AppWorld", is_appworld_log, read_appworld_log),
-    ("OpenManus", is_openmanus_log, read_openmanus_log),
-)
-
-
-def text_log_reader(text: str) -> tuple[str, Any] | None:
-    """(framework, reader) for a plain-text log we can read, else None."""
-    for framework, looks, read in TEXT_LOGS:
-        if looks(text):
-            return framework, read
-    return None
-
-
 _MODE_CODE = re.compile(r"^\s*(\d+\.\d+)\s+(.*)$")
 
 
@@ -541,71 +326,3 @@ class MadFormat:
 
     def near_miss(self, probe: Probe) -> str | None:
         return None
-
-
-class _TextLogFormat:
-    """A plain-text log format: `looks` tells it from the head of the file, `read` parses it."""
-
-    framework: str
-
-    def detect(self, probe: Probe) -> bool:
-        if probe.is_json or not probe.path.is_file():
-            return False
-        try:
-            with probe.path.open(encoding="utf-8", errors="replace") as handle:
-                head = handle.read(8192)
-        except OSError:
-            return False
-        found = text_log_reader(head)
-        return found is not None and found[0] == self.framework
-
-    def parse(self, probe: Probe) -> Iterator[Parsed]:
-        text = probe.path.read_text(encoding="utf-8", errors="replace")
-        found = text_log_reader(text)
-        format_name = {
-            "MetaGPT": METAGPT_LOG,
-            "AppWorld": APPWORLD_LOG,
-            "OpenManus": OPENMANUS_LOG,
-        }[self.framework]
-        builder = TrajectoryBuilder(id=probe.path.stem, format=format_name, path=probe.path)
-        builder.metadata["framework"] = self.framework
-        if found is None:
-            yield TraceFormatError(f"not a {self.framework} log", path=probe.path)
-            return
-        found[1](builder, text)
-        yield finish(builder)
-
-    def near_miss(self, probe: Probe) -> str | None:
-        return None
-
-
-@register_format(
-    METAGPT_LOG,
-    summary="MetaGPT communication logs (plain text: `FROM: Human` requirement, then "
-    "`NEW MESSAGES:` blocks of `Role: text`)",
-    priority=33,
-    reads_text=True,
-)
-class MetaGptLogFormat(_TextLogFormat):
-    framework = "MetaGPT"
-
-
-@register_format(
-    APPWORLD_LOG,
-    summary="AppWorld supervisor logs (plain text: `Response from X Agent`, `Code Execution "
-    "Output`, the closing Evaluation)",
-    priority=34,
-    reads_text=True,
-)
-class AppWorldLogFormat(_TextLogFormat):
-    framework = "AppWorld"
-
-
-@register_format(
-    OPENMANUS_LOG,
-    summary="OpenManus logs (plain text: the plan, `✨ Manus's thoughts`, tool calls and results)",
-    priority=35,
-    reads_text=True,
-)
-class OpenManusLogFormat(_TextLogFormat):
-    framework = "OpenManus"

@@ -1,9 +1,8 @@
 """Say what a file that no format reads looks like, so the refusal names the framework.
 
 Multi-agent frameworks often log to plain text. Some such logs are read (MetaGPT's
-communication log, AppWorld's supervisor log, OpenManus: `formats.mast`); others are not,
-because their turns are not reliably delimited (ChatDev, the AutoGen testbed that runs
-Magentic-One, MetaGPT's console). A user who passes one deserves "a plain-text ChatDev log",
+communication log, AppWorld, OpenManus, AutoGen's console, ChatDev: `formats.mast`); others
+are not (a bare HyperAgent log, MetaGPT's console, the AutoGen testbed's setup output). A user who passes one deserves "a plain-text ChatDev log",
 not "line 3 is not valid JSON".
 """
 
