@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from agentracer.errors import TraceFormatError
+from agentracer.formats.sniff import plain_text_message
 from agentracer.formats.text import Sanitiser, json_error_message, loads, strip_bom
 from agentracer.trajectory import Trajectory
 
@@ -261,20 +262,23 @@ class FormatSpec:
     summary: str
     format: TraceFormat
     priority: int = 100
+    reads_text: bool = False
+    """True for a format of plain-text logs: detection asks it about files that are not JSON."""
 
 
 _REGISTRY: dict[str, FormatSpec] = {}
 
 
 def register_format(
-    name: str, *, summary: str, priority: int = 100
+    name: str, *, summary: str, priority: int = 100, reads_text: bool = False
 ) -> Callable[[type[Any]], type[Any]]:
-    """Class decorator: make instances of the class the format called `name`."""
+    """Class decorator: make instances of the class the format called `name`; `reads_text`
+    for a format of plain-text logs (only those are asked about files that are not JSON)."""
 
     def decorate(cls: type[Any]) -> type[Any]:
         if name in _REGISTRY:
             raise ValueError(f"format {name!r} is registered twice")
-        _REGISTRY[name] = FormatSpec(name, summary, cls(), priority)
+        _REGISTRY[name] = FormatSpec(name, summary, cls(), priority, reads_text)
         return cls
 
     return decorate
@@ -297,6 +301,14 @@ def format_spec(name: str) -> FormatSpec:
 def detect_format(probe: Probe) -> FormatSpec:
     """The first format that recognises `probe`; none is a `TraceFormatError` that says which
     format the file comes closest to and what it lacks."""
+    if probe.path.is_file() and probe.path.suffix not in BINARY_SUFFIXES and not probe.is_json:
+        for spec in format_specs():
+            if spec.reads_text and spec.format.detect(probe):
+                return spec
+        # A plain-text log: say so (and whose it looks like), not which line is not JSON
+        plain = plain_text_message(probe.path)
+        if plain is not None:
+            raise TraceFormatError(plain, path=probe.path)
     for spec in format_specs():
         if spec.format.detect(probe):
             return spec
