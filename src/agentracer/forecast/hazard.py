@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy
 
 from agentracer.forecast.online import prefix
-from agentracer.tracers.fast.features import step_features
+from agentracer.tracers.fast.families import FeatureSet
 from agentracer.tracers.fast.model import FastModel, TrainSettings, train
 from agentracer.trajectory import StepKind, Trajectory
 
@@ -32,7 +32,7 @@ NEVER = math.inf  # a threshold no hazard reaches: the forecaster never alarms
 Rows = tuple[list[int], numpy.ndarray]
 """The agent steps of a run and, for each step t, its features on the prefix 0..t."""
 
-MemoKey = tuple[str, int, int]
+MemoKey = tuple[str, int, int, tuple[str, ...]]
 # Features of step t on the prefix 0..t, by (run id without a `#...` suffix, t, hash of the
 # question and the prefix's steps): they do not depend on the model, and computing them for every prefix costs
 # O(n²) in a run's length, so a run, its cut copy and every fold's model share one computation.
@@ -41,23 +41,29 @@ MemoKey = tuple[str, int, int]
 FEATURE_MEMO: dict[MemoKey, list[float]] = {}
 
 
-def newest_row(prefix: Trajectory, memo: dict[MemoKey, list[float]] | None = None) -> list[float]:
-    """The features of the newest step of `prefix` (an agent's step), computed on `prefix`."""
+def newest_row(
+    prefix: Trajectory,
+    memo: dict[MemoKey, list[float]] | None = None,
+    features: FeatureSet | None = None,
+) -> list[float]:
+    """The features (default: the `base` family) of the newest step of `prefix` (an agent's
+    step), computed on `prefix`."""
     memo = FEATURE_MEMO if memo is None else memo
+    features = features or FeatureSet()
     t = len(prefix.steps) - 1
     seen = (prefix.question, *((s.agent, s.kind, s.content) for s in prefix.steps))
-    key = (prefix.id.split("#")[0], t, hash(seen))
+    key = (prefix.id.split("#")[0], t, hash(seen), features.families)
     row = memo.get(key)
     if row is None:
-        indices, rows = step_features(prefix)
+        indices, rows = features.rows(prefix)
         row = memo[key] = rows[indices.index(t)]
     return row
 
 
-def prefix_rows(trajectory: Trajectory) -> Rows:
+def prefix_rows(trajectory: Trajectory, features: FeatureSet | None = None) -> Rows:
     """Features of each agent step t on the prefix 0..t (see `FEATURE_MEMO`)."""
     steps = [s.index for s in trajectory.steps if s.kind is StepKind.AGENT]
-    rows = [newest_row(prefix(trajectory, t)) for t in steps]
+    rows = [newest_row(prefix(trajectory, t), features=features) for t in steps]
     return steps, numpy.asarray(rows, dtype=float)
 
 
@@ -65,7 +71,7 @@ def hazards(
     model: FastModel, trajectory: Trajectory, rows: Rows | None = None
 ) -> list[tuple[int, float]]:
     """(t, hazard of step t on the prefix 0..t) for every agent step t of `trajectory`."""
-    steps, matrix = rows if rows is not None else prefix_rows(trajectory)
+    steps, matrix = rows if rows is not None else prefix_rows(trajectory, model.features)
     if not steps:
         return []
     scores = model.booster.predict(matrix)
@@ -145,7 +151,7 @@ class HazardForecaster:
         """The hazard of the newest step of `prefix`; None when an agent did not take it."""
         if not prefix.steps or prefix.steps[-1].kind is not StepKind.AGENT:
             return None
-        row = newest_row(prefix, self.memo)
+        row = newest_row(prefix, self.memo, self.model.features)
         return float(self.model.booster.predict(numpy.asarray([row], dtype=float))[0])
 
     async def alarm(self, prefix: Trajectory) -> int | None:

@@ -15,11 +15,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import numpy
-
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
-from agentracer.tracers.fast.features import FEATURES, step_features
 from agentracer.tracers.fast.model import FastModel, load_model, softmax
 from agentracer.tracers.fast.training import MODEL_FILE, model_path
 from agentracer.tracers.registry import register_tracer
@@ -41,6 +38,12 @@ _CUES = {
     "declares_final_answer": "it declares a final answer",
     "corrected_later": "a later agent corrects something",
     "verifies": "it claims a verification",
+    "opens_run": "the first agent step",
+    "at_first_hand_off": "the first hand-off to a second agent",
+    "tool_error_after": "the tool output after it reports an error",
+    "first_error_after": "the run's first tool error follows it",
+    "corrected_by_other": "a later agent corrects something",
+    "contradicted_later": "content it introduced is contested by a later step",
 }
 
 
@@ -49,8 +52,11 @@ def cached_model(path: str) -> FastModel:
     return load_model(Path(path))
 
 
-def _reason(values: list[float], total: int, probability: float) -> str:
-    cues = [text for name, text in _CUES.items() if values[FEATURES.index(name)] > 0]
+def _reason(values: list[float], names: list[str], total: int, probability: float) -> str:
+    by_name = dict(zip(names, values, strict=True))
+    cues = list(
+        dict.fromkeys(text for name, text in _CUES.items() if by_name.get(name, 0.0) > 0)
+    )
     said = "; ".join(cues[:4]) or "no single cue stands out"
     return (
         f"ranked first of {total} agent steps by the fast model (p = {probability:.2f}); "
@@ -68,10 +74,10 @@ class FastTracer(Tracer):
 
     def score(self, trajectory: Trajectory) -> tuple[list[int], list[list[float]], list[float]]:
         """The agent steps' indices, their features and their probabilities."""
-        indices, rows = step_features(trajectory)
+        indices, rows = self.model.rows(trajectory)
         if not rows:
             return [], [], []
-        raw = [float(x) for x in self.model.booster.predict(numpy.asarray(rows, dtype=float))]
+        raw = self.model.predict(rows)
         return indices, rows, softmax(raw, self.model.temperature)
 
     def ranked(self, trajectory: Trajectory) -> list[tuple[int, float]]:
@@ -91,7 +97,9 @@ class FastTracer(Tracer):
         verdict = Verdict(
             agent=step.agent,
             step=step.index,
-            reason=_reason(rows[best], len(indices), probabilities[best]),
+            reason=_reason(
+                rows[best], self.model.features.names, len(indices), probabilities[best]
+            ),
             candidates=[indices[k] for k in order[1 : 1 + CANDIDATES]],
             tracer=self.name,
             confidence=round(probabilities[best], 4),
