@@ -17,7 +17,7 @@ features), `transfer` (relative to the run: hand-off structure, within-run perce
 errors, corrections, contested content), and the model signals `surprise` and `embeddings`
 (read from the on-disk signal cache; `--families` adds them, `signals_precompute.py` fills it).
 
-Rule rankings for top-3: first-agent-step ranks agent steps first to last, last-agent-step last
+Rule rankings for top-3 are `fast.anchor.RULES`: first-agent-step ranks agent steps first to last, last-agent-step last
 to first, first-hand-off by distance from the first hand-off (earlier first on ties),
 most-frequent-agent that agent's steps first, in order. Randoms are analytic: uniform over agent
 steps (top-1 = 1/m, top-3 = 3/m), and agent-then-step (uniform over the agents that acted, then
@@ -33,18 +33,20 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentracer.evaluation.metrics import wilson_interval
 from agentracer.formats import load_benchmark
 from agentracer.formats.benchmarks import BENCH_SUBSETS
-from agentracer.tracers.fast.families import FeatureSet, feature_set
-from agentracer.tracers.fast.model import TrainSettings, train
+from agentracer.tracers.fast.anchor import RULES, choose_anchor, rule_ranking
+from agentracer.tracers.fast.families import feature_set
+from agentracer.tracers.fast.model import preset, train
 from agentracer.trajectory import StepKind, Trajectory
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -54,7 +56,9 @@ SYSTEMS: dict[str, tuple[str, list[str] | None]] = {
     "TracerTraj": ("tracertraj", None),
 }
 TAU = ("tau-bench retail", "agentrx", ["tau-retail"])  # added when the catalogue loader is there
-DEFAULT_RANKERS = "base;transfer;base,transfer"
+DEFAULT_RANKERS = (
+    "base;transfer;base,transfer;base,transfer@small;base@small+anchor;base,transfer@small+anchor"
+)
 Hits = list[tuple[float, float]]  # per run: (top-1 hit, top-3 hit); fractional when averaged
 
 
@@ -86,35 +90,11 @@ def hits_of(order: Sequence[int], t: Trajectory) -> tuple[float, float]:
     return float(order[:1] == [gold]), float(gold in order[:3])
 
 
-# -- model-free rules, as rankings of the agent steps ------------------------------------------
-
-
-def _hand_off(agent_steps: list) -> int:
-    return next((r for r, s in enumerate(agent_steps) if s.agent != agent_steps[0].agent), 0)
-
-
-def _most_frequent(agent_steps: list) -> list[int]:
-    counts: dict[str, int] = {}
-    for s in agent_steps:
-        counts[s.agent] = counts.get(s.agent, 0) + 1
-    top = max(counts, key=lambda a: counts[a])
-    return [s.index for s in agent_steps if s.agent == top] + [
-        s.index for s in agent_steps if s.agent != top
-    ]
-
-
-RULES: dict[str, Callable[[list], list[int]]] = {
-    "first-agent-step": lambda a: [s.index for s in a],
-    "last-agent-step": lambda a: [s.index for s in reversed(a)],
-    "first-hand-off": lambda a: [
-        a[r].index for r in sorted(range(len(a)), key=lambda r: (abs(r - _hand_off(a)), r))
-    ],
-    "most-frequent-agent": _most_frequent,
-}
+# -- model-free rules, as rankings of the agent steps (the package's own, `fast.anchor`) ---------
 
 
 def rule_hits(rule: str, test: Sequence[Trajectory]) -> Hits:
-    return [hits_of(RULES[rule](t.agent_steps()) if t.agent_steps() else [], t) for t in test]
+    return [hits_of(rule_ranking(rule, t), t) for t in test]
 
 
 # -- analytic randoms ------------------------------------------------------------------------
@@ -160,19 +140,42 @@ def agent_then_step_hits(test: Sequence[Trajectory]) -> Hits:
 # -- learned tracers -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Ranker:
+    """A learned tracer: feature families, a settings preset, and whether it leads with the
+    rule chosen on its training runs. Spelled `FAMILIES[@PRESET][+anchor]`, e.g.
+    `base,transfer@small+anchor`."""
+
+    families: str
+    preset: str = "default"
+    anchor: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Ranker:
+        anchor = text.endswith("+anchor")
+        text = text.removesuffix("+anchor")
+        families, _, name = text.partition("@")
+        return cls(families, name or "default", anchor)
+
+    @property
+    def label(self) -> str:
+        settings = "" if self.preset == "default" else f", {self.preset} settings"
+        lead = ", led by the rule chosen on its training runs" if self.anchor else ""
+        return f"fast: {self.families.replace(',', ' + ')}{settings}{lead}"
+
+
 def ranker_hits(
-    train_runs: Sequence[Trajectory], test: Sequence[Trajectory], features: FeatureSet,
+    train_runs: Sequence[Trajectory], test: Sequence[Trajectory], ranker: Ranker, memo: dict,
     seeds: Sequence[int],
 ) -> Hits:  # fmt: skip
     per_seed = []
+    features = feature_set(ranker.families, memo)
     for seed in seeds:
-        model = train(train_runs, TrainSettings(seed=seed), calibrate=False, features=features)
-        hits = []
-        for t in test:
-            indices, scores = model.scores(t)
-            order = [indices[k] for k in sorted(range(len(indices)), key=lambda k: (-scores[k], k))]
-            hits.append(hits_of(order, t))
-        per_seed.append(hits)
+        model = train(
+            train_runs, preset(ranker.preset, seed), calibrate=False, features=features,
+            anchor=ranker.anchor,
+        )  # fmt: skip
+        per_seed.append([hits_of(model.ranking(t), t) for t in test])
     return [
         (statistics.mean(h[i][0] for h in per_seed), statistics.mean(h[i][1] for h in per_seed))
         for i in range(len(test))
@@ -230,12 +233,10 @@ def main() -> None:
         print("| tracer | kind | top-1 % [95% CI] | top-3 % |")
         print("|---|---|---|---|")
         rows: dict[str, tuple[str, Hits]] = {}
-        for ranker in rankers:
-            features = feature_set(ranker, memo)
-            rows[f"fast: {'+'.join(features.families)}"] = (
-                "learned", ranker_hits(train_runs, test, features, seeds)
-            )  # fmt: skip
-        chosen = max(RULES, key=lambda r: statistics.mean(top1(rule_hits(r, runs[s])) for s in others))
+        for text in rankers:
+            ranker = Ranker.parse(text)
+            rows[ranker.label] = ("learned", ranker_hits(train_runs, test, ranker, memo, seeds))
+        chosen, _ = choose_anchor(train_runs)
         rows[f"rule chosen on the others (`{chosen}`)"] = ("learned", rule_hits(chosen, test))
         for rule in RULES:
             rows[f"`{rule}`"] = ("rule", rule_hits(rule, test))

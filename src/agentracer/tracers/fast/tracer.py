@@ -17,6 +17,7 @@ from pathlib import Path
 
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
+from agentracer.tracers.fast.anchor import rule_ranking
 from agentracer.tracers.fast.model import FastModel, load_model, softmax
 from agentracer.tracers.fast.training import MODEL_FILE, model_path
 from agentracer.tracers.registry import register_tracer
@@ -52,15 +53,18 @@ def cached_model(path: str) -> FastModel:
     return load_model(Path(path))
 
 
-def _reason(values: list[float], names: list[str], total: int, probability: float) -> str:
+def _cues(values: list[float], names: list[str]) -> str:
     by_name = dict(zip(names, values, strict=True))
     cues = list(
         dict.fromkeys(text for name, text in _CUES.items() if by_name.get(name, 0.0) > 0)
     )
-    said = "; ".join(cues[:4]) or "no single cue stands out"
+    return "; ".join(cues[:4]) or "no single cue stands out"
+
+
+def _reason(values: list[float], names: list[str], total: int, probability: float) -> str:
     return (
         f"ranked first of {total} agent steps by the fast model (p = {probability:.2f}); "
-        f"cues at this step: {said}"
+        f"cues at this step: {_cues(values, names)}"
     )
 
 
@@ -92,17 +96,32 @@ class FastTracer(Tracer):
         if not rows:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         order = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
+        anchored = self.model.anchor is not None
+        if anchored:
+            assert self.model.anchor is not None
+            lead = indices.index(rule_ranking(self.model.anchor, trajectory)[0])
+            order = [lead, *(k for k in order if k != lead)]
         best = order[0]
         step = trajectory.steps[indices[best]]
+        reason = _reason(rows[best], self.model.features.names, len(indices), probabilities[best])
+        confidence = round(probabilities[best], 4)
+        if anchored:
+            measured = self.model.meta.get("anchor", {}).get("training_top1")
+            place = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
+            reason = (
+                f"the `{self.model.anchor}` rule's pick, which this model leads with (the "
+                f"model-free rule with the best top-1 on its training runs); the ranker, which "
+                f"orders the other candidates, puts it {place.index(best) + 1} of {len(indices)}; "
+                f"cues at this step: {_cues(rows[best], self.model.features.names)}"
+            )
+            confidence = None if measured is None else float(measured)
         verdict = Verdict(
             agent=step.agent,
             step=step.index,
-            reason=_reason(
-                rows[best], self.model.features.names, len(indices), probabilities[best]
-            ),
+            reason=reason,
             candidates=[indices[k] for k in order[1 : 1 + CANDIDATES]],
             tracer=self.name,
-            confidence=round(probabilities[best], 4),
+            confidence=confidence,
         )
         return structure(verdict, trajectory)
 
