@@ -12,7 +12,10 @@ Rankings (every agent step, most blamed first):
 - `first-hand-off`: by distance, in agent steps, from the first step of the second agent to act
   (earlier first on ties);
 - `most-frequent-agent`: the steps of the agent that acted most often (the earliest such agent
-  on a tie), in order, then the others.
+  on a tie), in order, then the others;
+- `tool-error-near-hand-off`: the agent steps whose tool output right after reports an error
+  (`taxonomy.has_error`), then the others, each group in `first-hand-off` order (a signal of
+  issue 19's list: tool errors and exceptions).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from agentracer.errors import AgenTracerError
+from agentracer.tracers.taxonomy import has_error
 from agentracer.trajectory import Step, StepKind, Trajectory
 
 
@@ -35,6 +39,18 @@ def _first_hand_off(agent_steps: Sequence[Step]) -> list[int]:
     return [agent_steps[r].index for r in sorted(range(len(agent_steps)), key=lambda r: (abs(r - h), r))]
 
 
+def _tool_error(trajectory_steps: Sequence[Step], agent_steps: Sequence[Step]) -> list[int]:
+    """Agent steps whose tool output (the next two steps that are not an agent's) reports an
+    error first, each group by distance from the first hand-off."""
+    by_hand_off = _first_hand_off(agent_steps)
+    failed = set()
+    for s in agent_steps:
+        following = trajectory_steps[s.index + 1 : s.index + 3]
+        if any(f.kind is not StepKind.AGENT and has_error(f.content) for f in following):
+            failed.add(s.index)
+    return [i for i in by_hand_off if i in failed] + [i for i in by_hand_off if i not in failed]
+
+
 def _most_frequent(agent_steps: Sequence[Step]) -> list[int]:
     counts: dict[str, int] = {}
     for s in agent_steps:
@@ -46,11 +62,13 @@ def _most_frequent(agent_steps: Sequence[Step]) -> list[int]:
     return mine + [s.index for s in agent_steps if s.agent != top]
 
 
-RULES: dict[str, Callable[[Sequence[Step]], list[int]]] = {
-    "first-agent-step": lambda a: [s.index for s in a],
-    "last-agent-step": lambda a: [s.index for s in reversed(a)],
-    "first-hand-off": _first_hand_off,
-    "most-frequent-agent": _most_frequent,
+RULES: dict[str, Callable[[Trajectory], list[int]]] = {
+    "first-agent-step": lambda t: [s.index for s in t.agent_steps()],
+    "last-agent-step": lambda t: [s.index for s in reversed(t.agent_steps())],
+    "first-hand-off": lambda t: _first_hand_off(t.agent_steps()),
+    "most-frequent-agent": lambda t: _most_frequent(t.agent_steps()),
+    # Listed after first-hand-off so that on a tie the simpler rule is chosen.
+    "tool-error-near-hand-off": lambda t: _tool_error(t.steps, t.agent_steps()),
 }
 
 
@@ -58,7 +76,7 @@ def rule_ranking(rule: str, trajectory: Trajectory) -> list[int]:
     """The agent steps of `trajectory` ranked by `rule`, most blamed first."""
     if rule not in RULES:
         raise AgenTracerError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
-    return RULES[rule](trajectory.agent_steps())
+    return RULES[rule](trajectory)
 
 
 def rule_top1(rule: str, trajectories: Sequence[Trajectory]) -> float:
