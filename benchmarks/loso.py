@@ -216,6 +216,11 @@ def main() -> None:
         help="learned tracers to train, ';'-separated, each a ','-separated list of families",
     )  # fmt: skip
     parser.add_argument("--only", help="left-out systems to run, ';'-separated (default: all)")
+    parser.add_argument(
+        "--write-record", type=Path,
+        help="model directory whose TRAINING.json gets the rows of --record-ranker (the model card)",
+    )  # fmt: skip
+    parser.add_argument("--record-ranker", default="base,transfer@small+anchor")
     args = parser.parse_args()
     os.environ.setdefault("AGENTRACER_THREADS", "1")
     started = time.perf_counter()
@@ -225,6 +230,7 @@ def main() -> None:
     seeds = range(args.seeds)
     wanted = args.only.split(";") if args.only else list(runs)
     summary: list[tuple[str, str, float, float]] = []
+    recorded: list[dict] = []
     for system in wanted:
         test = runs[system]
         others = [s for s in runs if s != system]
@@ -245,6 +251,18 @@ def main() -> None:
         for name, (kind, hits) in rows.items():
             print(f"| {name} | {kind} | {cell(hits)} |")
         bar = max(top1(h) for kind, h in rows.values() if kind in ("rule", "random"))
+        best_rule = max((n for n, (k, _) in rows.items() if k == "rule"), key=lambda n: top1(rows[n][1]))
+        mine = rows.get(Ranker.parse(args.record_ranker).label)
+        if mine is not None:
+            low, high = interval(mine[1])
+            recorded.append({
+                "left_out": system, "n": len(test), "trained_on": others,
+                "tracer": Ranker.parse(args.record_ranker).label,
+                "top1": round(top1(mine[1]), 1), "top1_ci95": [round(100 * low, 1), round(100 * high, 1)],
+                "top3": round(100 * statistics.mean(h[1] for h in mine[1]), 1),
+                "best_rule": best_rule.strip("`"), "best_rule_top1": round(top1(rows[best_rule][1]), 1),
+                "best_rule_or_random_top1": round(bar, 1),
+            })  # fmt: skip
         for name, (kind, hits) in rows.items():
             if kind == "learned":
                 summary.append((system, name, top1(hits) - bar, 100 * statistics.mean(h[1] for h in hits)))
@@ -256,6 +274,29 @@ def main() -> None:
         ok = "yes" if margin >= 5 and top3 >= 40 else "no"
         print(f"| {system} | {name} | {margin:+.1f} | {top3:.1f} | {ok} |")
     print(f"\n{time.perf_counter() - started:.0f} s")
+    if args.write_record:
+        write_record(args.write_record, recorded, args, len(seeds))
+
+
+def write_record(directory: Path, rows: list[dict], args: argparse.Namespace, seeds: int) -> None:
+    """Put the recorded ranker's rows into the model's TRAINING.json (its model card's table)."""
+    import json
+    from datetime import UTC, datetime
+
+    from agentracer.tracers.fast.training import LOSO_KEY, TRAINING_FILE
+
+    path = directory / TRAINING_FILE
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record[LOSO_KEY] = {
+        "command": "python benchmarks/loso.py " + " ".join(sys.argv[1:]),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seeds": seeds,
+        "note": "each row: trained on the other systems only, tested on the one left out; the "
+        "shipped model itself was trained on all of them",
+        "rows": rows,
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote the leave-one-system-out rows of {args.record_ranker} into {path}")
 
 
 if __name__ == "__main__":

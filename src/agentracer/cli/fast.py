@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import app, err, out, user_errors
-from agentracer.tracers.fast.model import TrainSettings
+from agentracer.tracers.fast.families import FAMILIES, feature_set
+from agentracer.tracers.fast.model import PRESETS, preset
 from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_and_save
 
 
@@ -28,15 +29,32 @@ def train_fast_command(
         typer.Option(help="where benchmarks named by --data live (else $AGENTRACER_DATA_DIR)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="LightGBM's random seed")] = 0,
-    trees: Annotated[int, typer.Option(min=10, help="boosting rounds")] = 300,
+    trees: Annotated[
+        int | None, typer.Option(min=10, help="boosting rounds (default: the preset's)")
+    ] = None,
+    features: Annotated[
+        str, typer.Option(help=f"feature families, comma-separated ({', '.join(FAMILIES)})")
+    ] = "base",
+    settings_preset: Annotated[
+        str, typer.Option("--preset", help=f"LightGBM settings ({', '.join(PRESETS)})")
+    ] = "default",
+    anchor: Annotated[
+        bool,
+        typer.Option(
+            help="lead with the model-free rule that has the best top-1 on the training runs"
+        ),
+    ] = False,
 ) -> None:
     """Train the fast tracer on labelled runs; use it with `--tracer fast -o model=DIR`."""
     err.print(f"training the fast tracer on {', '.join(map(escape, data))}…")
-    settings = TrainSettings(seed=seed, n_estimators=trees)
+    settings = preset(settings_preset, seed)
+    if trees is not None:
+        settings.n_estimators = trees
     command = shlex.join(["agentracer", *sys.argv[1:]])
     model, record = train_and_save(
-        data, out_dir, data_dir=data_dir, settings=settings, command=command
-    )
+        data, out_dir, data_dir=data_dir, settings=settings, command=command,
+        features=feature_set(features), anchor=anchor,
+    )  # fmt: skip
     if record["trained_on_who_and_when"]:
         err.print(
             "[yellow]note:[/yellow] trained on Who&When: do not report Who&When scores of this "

@@ -19,7 +19,7 @@ from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.fast.anchor import rule_ranking
 from agentracer.tracers.fast.model import FastModel, load_model, softmax
-from agentracer.tracers.fast.training import MODEL_FILE, model_path
+from agentracer.tracers.fast.training import MODEL_FILE, model_path, training_ids
 from agentracer.tracers.registry import register_tracer
 from agentracer.tracers.structure import structure
 from agentracer.trajectory import Trajectory, Verdict
@@ -73,8 +73,14 @@ class FastTracer(Tracer):
 
     name = "fast"
 
-    def __init__(self, model: FastModel) -> None:
+    def __init__(self, model: FastModel, path: Path | None = None) -> None:
         self.model = model
+        self.path = path
+
+    def trained_on(self) -> tuple[set[str], Path] | None:
+        """The ids of the model's training runs and the record naming them (`TRAINING.json`
+        beside the model file); None when unknown."""
+        return None if self.path is None else training_ids(self.path)
 
     def score(self, trajectory: Trajectory) -> tuple[list[int], list[list[float]], list[float]]:
         """The agent steps' indices, their features and their probabilities."""
@@ -85,9 +91,14 @@ class FastTracer(Tracer):
         return indices, rows, softmax(raw, self.model.temperature)
 
     def ranked(self, trajectory: Trajectory) -> list[tuple[int, float]]:
-        """Every agent step with its probability, most likely first (ties: earlier first)."""
+        """Every agent step with its probability, most likely first (ties: earlier first); a
+        model with an anchor rule puts that rule's pick first."""
         indices, _, probabilities = self.score(trajectory)
-        return sorted(zip(indices, probabilities, strict=True), key=lambda p: (-p[1], p[0]))
+        ranked = sorted(zip(indices, probabilities, strict=True), key=lambda p: (-p[1], p[0]))
+        if self.model.anchor is None or not ranked:
+            return ranked
+        lead = rule_ranking(self.model.anchor, trajectory)[0]
+        return [p for p in ranked if p[0] == lead] + [p for p in ranked if p[0] != lead]
 
     async def attribute(
         self, trajectory: Trajectory, *, with_ground_truth: bool = False
@@ -135,4 +146,4 @@ def _fast(settings: TracerSettings) -> Tracer:
     if unknown:
         raise AgenTracerError(f"bad option for fast: {sorted(unknown)[0]}; known: model")
     path = model_path(Path(str(settings.options.get("model", DEFAULT_MODEL))).expanduser())
-    return FastTracer(cached_model(str(path)))
+    return FastTracer(cached_model(str(path)), path)
