@@ -3,11 +3,14 @@
 Scores every agent step with the fast model (`fast.model`), blames the best one, and reports
 as `confidence` the softmax probability of that step among the run's agent steps, at the
 temperature fitted on the model's own training data (out of fold). That number is calibrated
-on the training distribution only (the shipped model: TracerTraj code runs); on other systems
-read it as a ranking score in [0, 1], not as a measured probability.
+on the training distribution only; on other systems read it as a ranking score in [0, 1], not
+as a measured probability. A model with an anchor rule (`fast.anchor`; the shipped one) blames
+that rule's pick, ranks the other candidates by score, and reports as `confidence` the rule's
+top-1 on the model's training runs.
 
 Option: `-o model=PATH` picks a model written by `agentracer train-fast` (default: the model
-shipped in the package, trained on TracerTraj only; see `default/MODEL_CARD.md`).
+shipped in the package, trained on every labelled source; see `default/MODEL_CARD.md` for what
+it scores on systems it never saw).
 """
 
 from __future__ import annotations
