@@ -278,11 +278,17 @@ def evaluate(
     """
     from agentracer.evaluation import RunConfig
     from agentracer.evaluation import evaluate as run
-    from agentracer.formats.benchmarks import BENCH_SUBSETS, DATASET_SUBSET, load_benchmark
+    from agentracer.formats.benchmarks import (
+        BENCH_SUBSETS,
+        DATASET_SUBSET,
+        load_benchmark,
+        require_step_labels,
+    )
     from agentracer.llm.types import ConnectionSettings
     from agentracer.tracers import create_tracer
 
     name = bench.name if not isinstance(bench, str | Path) else str(bench)
+    require_step_labels(name)  # MAST: failure modes without a step, nothing to score
     if settings is None:
         connection = ConnectionSettings(base_url=base_url, concurrency=concurrency)
         settings = tracer_settings(tracer, model, seed=seed, options=options, connection=connection)

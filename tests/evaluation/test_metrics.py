@@ -1,7 +1,7 @@
 import pytest
 
 from agentracer.evaluation.metrics import accuracy, score_verdict, wilson_interval
-from agentracer.trajectory import Label, Verdict
+from agentracer.trajectory import AnnotatedFailure, Label, Verdict
 
 
 def _score(agent: str | None, step: int | None, gold_agent: str = "WebSurfer", gold_step: int = 4):
@@ -70,3 +70,29 @@ def test_accuracy_of_nothing_is_none() -> None:
         and three.low is not None
         and three.low < three.value < three.high
     )
+
+
+def test_top3_reads_the_verdicts_candidates_and_is_top1_without_them() -> None:
+    gold = Label(agent="WebSurfer", step=4)
+    assert not score_verdict(Verdict(agent="WebSurfer", step=2), gold).step_top3
+    ranked = Verdict(agent="WebSurfer", step=2, candidates=[2, 7, 4, 9])  # 2 repeats the step
+    assert score_verdict(ranked, gold).step_top3 and not score_verdict(ranked, gold).step
+    too_far = Verdict(agent="WebSurfer", step=2, candidates=[7, 9, 4])
+    assert not score_verdict(too_far, gold).step_top3
+    assert score_verdict(Verdict(agent="WebSurfer", step=4), gold).step_top3
+
+
+def test_any_annotated_failure_counts_every_marked_step() -> None:
+    gold = Label(
+        agent="WebSurfer",
+        step=9,
+        failures=[
+            AnnotatedFailure(agent="Orchestrator", step=3),
+            AnnotatedFailure(agent="WebSurfer", step=9),
+        ],
+    )
+    early = score_verdict(Verdict(agent="Orchestrator", step=3), gold)
+    assert early.any_failure and not early.step
+    assert score_verdict(Verdict(agent="WebSurfer", step=9), gold).any_failure
+    assert not score_verdict(Verdict(agent="WebSurfer", step=5), gold).any_failure
+    assert not score_verdict(Verdict(), gold).any_failure

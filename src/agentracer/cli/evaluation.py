@@ -43,6 +43,7 @@ from agentracer.evaluation.report import (
     baseline_table,
     comparison_table,
     expectation_table,
+    step_table,
 )
 from agentracer.evaluation.runner import NO_GOLD_LABEL, RecordResult, RunOutcome
 from agentracer.export.document import document
@@ -53,6 +54,7 @@ from agentracer.formats.benchmarks import (
     ENV_VAR,
     HF_REPO,
     WHO_AND_WHEN,
+    require_step_labels,
 )
 from agentracer.scale.eval import evaluate_on_ray
 from agentracer.tracers import create_tracer
@@ -62,7 +64,11 @@ from agentracer.tracers import create_tracer
 @user_errors
 def eval_command(
     bench: Annotated[
-        str, typer.Option(help="who-and-when, tracertraj, or a path to a labelled dataset")
+        str,
+        typer.Option(
+            help="who-and-when, tracertraj, agentrx-magentic, tau-retail, or a path to a "
+            "labelled dataset (mast is listed but has no steps to score)"
+        ),
     ],
     tracer: Annotated[str, typer.Option(help="tracer name (see `agentracer tracers`)")],
     model: ModelOpt = None,
@@ -125,6 +131,7 @@ def eval_command(
             ),
         )  # fmt: skip
         return
+    require_step_labels(bench)
     subsets = subset or list(BENCH_SUBSETS.get(bench, (DATASET_SUBSET,)))
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
@@ -255,6 +262,7 @@ def _print_tables(summary: dict[str, Any], tracer: str, bench: str) -> None:
     out.print(
         rich_table(*accuracy_table(summary), title=f"{tracer} on {bench} ({summary['setting']})")
     )
+    out.print(rich_table(*step_table(summary), title="decisive step: top-1, top-3, any failure"))
     if summary.get("baselines"):
         out.print(rich_table(*baseline_table(summary), title="beside the model-free baselines"))
     out.print(rich_table(*comparison_table(summary), title="comparability"))

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from agentracer.cli.common import app, err, out, user_errors
+from agentracer.formats.benchmarks import require_step_labels, system_of
 from agentracer.tracers.fast.families import FAMILIES, feature_set
 from agentracer.tracers.fast.model import PRESETS, preset
 from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_and_save
@@ -21,7 +22,10 @@ from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE, train_an
 def train_fast_command(
     data: Annotated[
         list[str],
-        typer.Option(help="tracertraj, who-and-when, or a labelled dataset path; repeatable"),
+        typer.Option(
+            help="tracertraj, who-and-when, agentrx-magentic, tau-retail, or a labelled "
+            "dataset path; repeatable"
+        ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="directory for the model and its record")],
     data_dir: Annotated[
@@ -46,6 +50,8 @@ def train_fast_command(
     ] = False,
 ) -> None:
     """Train the fast tracer on labelled runs; use it with `--tracer fast -o model=DIR`."""
+    for source in data:
+        require_step_labels(source, use="train a step ranker")
     err.print(f"training the fast tracer on {', '.join(map(escape, data))}…")
     settings = preset(settings_preset, seed)
     if trees is not None:
@@ -55,10 +61,12 @@ def train_fast_command(
         data, out_dir, data_dir=data_dir, settings=settings, command=command,
         features=feature_set(features), anchor=anchor,
     )  # fmt: skip
-    if record["trained_on_who_and_when"]:
+    magentic = any(system_of(d["source"]) == system_of("hand-crafted") for d in record["data"])
+    if record["trained_on_who_and_when"] or magentic:
+        # AgentRx's Magentic-One runs are Who&When's hand-crafted logs: the same caution
         err.print(
-            "[yellow]note:[/yellow] trained on Who&When: do not report Who&When scores of this "
-            "model as held out"
+            "[yellow]note:[/yellow] trained on Who&When's logs (or AgentRx's copy of them): do "
+            "not report Who&When or agentrx-magentic scores of this model as held out"
         )
     out.print(
         f"trained on {record['trajectories']} trajectories ({record['agent_steps']} agent steps), "

@@ -69,6 +69,12 @@ def show(
     label = trajectory.label
     out.print(f"[bold]{escape(trajectory.id)}[/bold]  outcome: {trajectory.outcome.value}")
     out.print(f"[bold]question:[/bold] {escape(excerpt(trajectory.question, 400))}")
+    if trajectory.context:
+        # what the agents were told (a system prompt, a policy): never a step, never blamed
+        out.print(
+            f"[bold]context[/bold] ({len(trajectory.context):,} characters, not a step): "
+            f"{escape(excerpt(trajectory.context, 200))}"
+        )
     out.print(f"[bold]agents:[/bold] {escape(', '.join(trajectory.agents) or '(none)')}")
     table = Table(show_lines=False, expand=True)
     table.add_column("step", justify="right", no_wrap=True)
@@ -80,11 +86,12 @@ def show(
             step.speaker if step.kind.value == "agent" else f"{step.speaker} ({step.kind.value})"
         )
         gold = label is not None and label.step == step.index
+        marked = label is not None and step.index in label.failure_steps()
         table.add_row(
             str(step.index),
             escape(speaker),
             escape(excerpt(step.content, width)),
-            "◀ gold" if gold else "",
+            "◀ gold" if gold else "◀ failure" if marked else "",
             style="bold red" if gold else None,
         )
     out.print(table)
@@ -93,6 +100,10 @@ def show(
             f"[bold]gold label:[/bold] {escape(label.agent)} at step {label.step}"
             f" ({escape(label.provenance.method)}): {escape(excerpt(label.reason, 300))}"
         )
+        others = [f for f in label.failures if f.step != label.step or f.agent != label.agent]
+        if others:
+            marked_steps = ", ".join(f"{escape(f.agent)} at {f.step}" for f in others)
+            out.print(f"[bold]other annotated failures:[/bold] {marked_steps}")
     if trajectory.flags:
         out.print(f"[yellow]flags:[/yellow] {', '.join(trajectory.flags)}")
     for note in trajectory.notes:

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from agentracer.evaluation.metrics import accuracy, score_verdict
+from agentracer.evaluation.metrics import Score, accuracy, score_verdict
+from agentracer.formats.who_and_when import FLAG_GOLD_NOT_BLAMABLE
 from agentracer.tracers import create_tracer
 from agentracer.tracers.baselines import BASELINES
 from agentracer.trajectory import Label, Trajectory
@@ -21,15 +22,15 @@ RANDOM_ANALYTIC = "random (analytic)"
 RANDOM_PAPER = "random, Who&When paper (analytic)"
 
 
-def _figures(
-    scores: Sequence[tuple[bool, bool, dict[str, bool]]], tolerances: Sequence[int]
-) -> dict[str, Any]:
+def _figures(scores: Sequence[Score], tolerances: Sequence[int]) -> dict[str, Any]:
     return {
         "n": len(scores),
-        "agent_accuracy": accuracy([s[0] for s in scores]).value,
-        "step_accuracy": accuracy([s[1] for s in scores]).value,
+        "agent_accuracy": accuracy([s.agent for s in scores]).value,
+        "step_accuracy": accuracy([s.step for s in scores]).value,
+        "step_top3_accuracy": accuracy([s.step_top3 for s in scores]).value,
+        "any_failure_accuracy": accuracy([s.any_failure for s in scores]).value,
         "step_accuracy_within": {
-            str(k): accuracy([s[2][str(k)] for s in scores]).value for k in tolerances
+            str(k): accuracy([s.step_within[str(k)] for s in scores]).value for k in tolerances
         },
     }
 
@@ -67,18 +68,20 @@ def score_baselines(
     beside it the Who&When paper's random baseline (agents drawn among raw speaker strings,
     steps uniformly over the whole log), which published tables quote.
     """
-    labelled = [(s, t) for s, t in items if t.label is not None]
+    # A run whose gold agent cannot be blamed is not scored (the tracer's figures leave it out too)
+    labelled = [
+        (s, t) for s, t in items if t.label is not None and FLAG_GOLD_NOT_BLAMABLE not in t.flags
+    ]
     groups = {name: [t for s, t in labelled if s == name] for name in subsets}
     groups["all"] = [t for _, t in labelled]
 
-    async def verdicts(name: str) -> dict[str, tuple[bool, bool, dict[str, bool]]]:
+    async def verdicts(name: str) -> dict[str, Score]:
         tracer = create_tracer(name)
         scored = {}
         for _, trajectory in labelled:
             verdict = await tracer.attribute(trajectory, with_ground_truth=with_ground_truth)
             label: Label = trajectory.label  # type: ignore[assignment]
-            score = score_verdict(verdict, label, tolerances)
-            scored[trajectory.id] = (score.agent, score.step, score.step_within)
+            scored[trajectory.id] = score_verdict(verdict, label, tolerances)
         return scored
 
     out: dict[str, dict[str, Any]] = {

@@ -8,6 +8,11 @@ only so our numbers can be set beside published ones. `Score.official_*` apply t
 our parsed verdict, per record; the summary's `official` figures come from
 `evaluation.official`, which replicates the released script exactly (raw text, its regexes,
 every record in the denominator).
+
+Beside top-1 on the decisive step: top-3 (the verdict's step, then its `candidates`, three
+distinct steps at most; a tracer that gives no candidates has top-3 = top-1), and "hit any
+annotated failure" (the verdict's step is one of the steps the annotators marked, when a label
+holds several, as AgentRx's do).
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ class Score(BaseModel):
     step_within: dict[str, bool] = Field(description="|step - gold| <= k, keyed by k")
     official_agent: bool
     official_step: bool
+    step_top3: bool = Field(
+        default=False, description="the gold step is among the verdict's step and candidates (3)"
+    )
+    any_failure: bool = Field(
+        default=False, description="the verdict's step is one of the annotated failures' steps"
+    )
 
 
 def official_agent_hit(predicted: str | None, gold: str) -> bool:
@@ -43,10 +54,21 @@ def official_step_hit(predicted: int | None, gold: int) -> bool:
     return predicted is not None and str(gold) in str(predicted)
 
 
+def ranked_steps(verdict: Verdict, k: int = 3) -> list[int]:
+    """The verdict's step, then its candidates, without repeats: at most `k` steps."""
+    ranked = [] if verdict.step is None else [verdict.step]
+    for step in verdict.candidates:
+        if step not in ranked:
+            ranked.append(step)
+    return ranked[:k]
+
+
 def score_verdict(verdict: Verdict, label: Label, tolerances: Sequence[int] = (1, 3)) -> Score:
     """Score `verdict` against `label`; a missing agent or step is simply wrong."""
     step = verdict.step
     return Score(
+        step_top3=label.step in ranked_steps(verdict, 3),
+        any_failure=step is not None and step in label.failure_steps(),
         agent=same_agent(verdict.agent, label.agent),
         step=step == label.step,
         step_within={str(k): step is not None and abs(step - label.step) <= k for k in tolerances},

@@ -24,7 +24,7 @@ from agentracer.evaluation.runner import (
     RunConfig,
     RunOutcome,
 )
-from agentracer.formats.who_and_when import FLAG_AGENT_STEP_MISMATCH
+from agentracer.formats.who_and_when import FLAG_AGENT_STEP_MISMATCH, FLAG_GOLD_NOT_BLAMABLE
 
 ALL = "all"
 COST_FIELDS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds")
@@ -33,12 +33,37 @@ COST_FIELDS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "s
 def _accuracies(scores: Sequence[Score]) -> dict[str, Any]:
     agent = accuracy([s.agent for s in scores])
     step = accuracy([s.step for s in scores])
+    top3 = accuracy([s.step_top3 for s in scores])
+    anyone = accuracy([s.any_failure for s in scores])
     return {
         "n": len(scores),
         "agent_accuracy": agent.value,
         "agent_accuracy_ci95": [agent.low, agent.high],
         "step_accuracy": step.value,
         "step_accuracy_ci95": [step.low, step.high],
+        "step_top3_accuracy": top3.value,
+        "step_top3_accuracy_ci95": [top3.low, top3.high],
+        "any_failure_accuracy": anyone.value,
+        "any_failure_accuracy_ci95": [anyone.low, anyone.high],
+    }
+
+
+def blamable(results: Sequence[RecordResult]) -> list[RecordResult]:
+    """The results that can be scored: not those whose gold agent no tracer may blame (a
+    simulated user), which are reported apart (`not_blamable`)."""
+    return [r for r in results if FLAG_GOLD_NOT_BLAMABLE not in r.flags]
+
+
+def _apart(results: Sequence[RecordResult]) -> dict[str, Any]:
+    """The runs whose gold agent cannot be blamed: how many, and what the verdicts said."""
+    apart = [r for r in results if FLAG_GOLD_NOT_BLAMABLE in r.flags]
+    return {
+        "n": len(apart),
+        "ids": [r.id for r in apart],
+        "step_at_gold": sum(r.verdict.step == r.gold.step for r in apart),
+        "step_at_any_failure": sum(
+            r.verdict.step is not None and r.verdict.step in r.gold.failure_steps() for r in apart
+        ),
     }
 
 
@@ -66,8 +91,13 @@ def subset_summary(
     """All figures for one subset: exact accuracies with 95% CIs, ±k, official scorer, cost.
 
     `records` is the number of records of the subset, including those that did not load or
-    failed (the released Who&When scorer's denominator); by default, the results.
+    failed (the released Who&When scorer's denominator); by default, the results. Runs whose
+    gold agent cannot be blamed are not scored: they are counted apart (`not_blamable`).
     """
+    apart = _apart(results)
+    results = blamable(results)
+    if records is not None:
+        records -= apart["n"]
     scores = [score_verdict(r.verdict, r.gold, tolerances) for r in results]
     summary = _accuracies(scores)
     summary["step_accuracy_within"] = {
@@ -81,6 +111,7 @@ def subset_summary(
         s for s, r in zip(scores, results, strict=True) if FLAG_AGENT_STEP_MISMATCH not in r.flags
     ]
     summary["without_agent_step_mismatch"] = _accuracies(clean)
+    summary["not_blamable"] = apart
     statuses = Counter(r.verdict.parse_status for r in results)
     summary["parse"] = {
         status: statuses.get(status, 0) for status in ("parsed", "partial", "unparsed", "direct")
@@ -221,6 +252,24 @@ def baseline_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     return header, rows
 
 
+def step_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Decisive step top-1 and top-3, hit any annotated failure (percentages), and the runs
+    left out because their gold agent cannot be blamed (a simulated user)."""
+    header = ["subset", "n", "top-1 %", "top-3 %", "any failure %", "not blamable"]
+    rows = [
+        [
+            name,
+            str(s["n"]),
+            _pct(s["step_accuracy"]),
+            _pct(s.get("step_top3_accuracy")),
+            _pct(s.get("any_failure_accuracy")),
+            str(s.get("not_blamable", {}).get("n", 0)),
+        ]
+        for name, s in summary["subsets"].items()
+    ]
+    return header, rows
+
+
 def comparison_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """The official (substring) scorer, scores without the agent/step-mismatch records, parse failures."""
     header = [
@@ -295,6 +344,12 @@ def markdown_report(summary: dict[str, Any]) -> str:
         "printed answer, every record in the denominator), which over-counts.",
         "",
         *_markdown(*accuracy_table(summary)),
+        "",
+        "Decisive step: top-1, top-3 (the verdict's step and its candidates) and hit any "
+        "annotated failure; runs whose gold agent cannot be blamed (a simulated user) are not "
+        "scored, only counted:",
+        "",
+        *_markdown(*step_table(summary)),
         "",
         "Beside the model-free baselines on the same trajectories (* the best baseline per "
         "column; random by its analytic expectation):",

@@ -23,13 +23,14 @@ from agentracer.evaluation.lock import RunLock
 from agentracer.evaluation.metrics import Score, score_verdict
 from agentracer.formats.benchmarks import Benchmark
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
-from agentracer.trajectory import Label, Trajectory, Verdict
+from agentracer.trajectory import Label, Outcome, Trajectory, Verdict
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 TABLE_FILE = "results.md"
 NO_GOLD_LABEL = "no gold label"
+SUCCESSFUL_RUN = "a successful run (nothing to attribute; kept for forecasting's false alarms)"
 
 
 class RunConfig(BaseModel):
@@ -172,6 +173,11 @@ def _append(handle: TextIO, result: RecordResult) -> None:
     os.fsync(handle.fileno())
 
 
+def unlabelled_reason(trajectory: Trajectory) -> str:
+    """Why an unlabelled run is skipped: a success has no failure to attribute."""
+    return SUCCESSFUL_RUN if trajectory.outcome is Outcome.SUCCESS else NO_GOLD_LABEL
+
+
 def failure_reason(error: Exception) -> str:
     """One line saying why a trajectory failed: our own message, or the exception's type and
     text for anything unexpected (a bug in a tracer, a malformed record)."""
@@ -229,7 +235,7 @@ async def _run_locked(
     results: dict[str, RecordResult] = {}
     for subset, trajectory in benchmark.trajectories():
         if trajectory.label is None:
-            skipped.append({"path": trajectory.id, "error": NO_GOLD_LABEL})
+            skipped.append({"path": trajectory.id, "error": unlabelled_reason(trajectory)})
         elif trajectory.id in finished:
             results[trajectory.id] = finished[trajectory.id]
         else:
@@ -284,7 +290,7 @@ def split_work(
     results: dict[str, RecordResult] = {}
     for subset, trajectory in benchmark.trajectories():
         if trajectory.label is None:
-            skipped.append({"path": trajectory.id, "error": "no gold label"})
+            skipped.append({"path": trajectory.id, "error": unlabelled_reason(trajectory)})
         elif trajectory.id in finished:
             results[trajectory.id] = finished[trajectory.id]
         else:

@@ -9,6 +9,8 @@ messages, as `GroupChat.messages`, `ChatResult.chat_history` and
   In a group chat every message's `role` is only the chat direction, so `role: "user"` with a
   `name` is an agent.
 - `user`/`human` speakers are user steps; the first message is the task.
+- A `system` message (a system prompt, a policy) is the run's context, never a step: nobody
+  can be blamed for the instructions the agents were given.
 - Tool calls (`tool_calls`, or the older `function_call`) stay on the agent's step; tool
   responses (`role: "tool"`/`"function"`, `tool_responses`) are tool steps named after the
   tool called (joined by `tool_call_id`), the executing agent kept as the speaker.
@@ -34,6 +36,9 @@ FORMAT = "ag2"
 
 CHAT_ROLES = frozenset({"user", "assistant", "system", "tool", "function"})
 USER_SPEAKERS = frozenset({"user", "human"})
+_MESSAGE_KEYS = frozenset(
+    {"content", "name", "tool_calls", "function_call", "id", "tool_call_id", "tool_responses"}
+)
 _FOREIGN_KEYS = frozenset({"type", "source", "data", "lc", "steps", "history", "step_number"})
 
 
@@ -70,6 +75,10 @@ def read_chat(builder: TrajectoryBuilder, messages: list[Any]) -> None:
             builder.note(f"entry {position} is not a chat message and was skipped")
             continue
         role = str(message.get("role") or "")
+        if role == "system" and not message.get("tool_calls"):
+            builder.add_context(_content(message))
+            builder.note("the system message is kept as the run's context, not as a step")
+            continue
         speaker = str(message.get("name") or (role if role not in CHAT_ROLES else ""))
         if not speaker:
             builder.note(
@@ -164,6 +173,10 @@ class Ag2Format:
 
     def near_miss(self, probe: Probe) -> str | None:
         first = probe.first()
+        # Only a dict shaped like a message lacks a role; any other dict with a `content`
+        # key (a run record, a log wrapper) is not told it is a broken message.
         if isinstance(first, dict) and "content" in first and "role" not in first:
-            return "the message has 'content' but no 'role'"
+            return (
+                "the message has 'content' but no 'role'" if set(first) <= _MESSAGE_KEYS else None
+            )
         return None

@@ -1,4 +1,15 @@
-"""Find and read the benchmarks: Who&When (two subsets) and the TracerTraj sample.
+"""Find and read the labelled benchmarks: one catalogue of every labelled source.
+
+- `who-and-when` (subsets `hand-crafted`: Magentic-One, `algorithm-generated`: CaptainAgent);
+- `tracertraj` (the TracerTraj sample);
+- `agentrx-magentic`: AgentRx's re-annotation of Who&When's hand-crafted logs (several
+  failures per run, one root cause; the same system as `hand-crafted`, see `system_of`);
+- `tau-retail`: AgentRx's tau-bench retail runs (29 labelled failures, 73 successes kept
+  unlabelled for forecasting's false alarms);
+- `mast`: MAD, traces of several frameworks labelled with MAST failure modes and no agent or
+  step: listed, and its readable traces load (modes in `metadata["mast_failure_modes"]`), but
+  step attribution cannot be scored or trained on it (`require_step_labels` says so);
+- a path: a labelled dataset of our own (`annotate` output, any readable format).
 
 Where the data comes from, in order: an explicit path (`--data`), else the directory in
 `AGENTRACER_DATA_DIR`, else the HuggingFace Hub (Who&When only, `Kevin355/Who_and_When`).
@@ -8,7 +19,9 @@ Accepted local layouts, under the chosen directory:
 - Who&When: `who_and_when/Hand-Crafted/*.json` (and `Algorithm-Generated/`), or the same
   folders under `Who&When/` or directly in the directory, or `Hand-Crafted.parquet` files as
   in the HuggingFace snapshot;
-- TracerTraj: a `.parquet` file, or `tracertraj/*.parquet`, or `*.parquet` in the directory.
+- TracerTraj: a `.parquet` file, or `tracertraj/*.parquet`, or `*.parquet` in the directory;
+- AgentRx: `agentrx/data/` (or `data/`, or the directory itself) holding `ground_truth/` and the
+  logs (`magentic_dataset/`, `tau_retail/`), as in the microsoft/AgentRx repository.
 """
 
 from __future__ import annotations
@@ -21,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from agentracer.errors import DatasetNotFoundError, TraceFormatError
-from agentracer.formats import tracertraj, who_and_when
+from agentracer.formats import agentrx, mast, tau_bench, tracertraj, who_and_when
 from agentracer.formats.files import iter_file
+from agentracer.formats.registry import Probe
 from agentracer.formats.text import Sanitiser, json_error_message
 from agentracer.trajectory import Provenance, Trajectory
 
@@ -32,8 +46,32 @@ WHO_AND_WHEN_PROVENANCE = Provenance(method="human-annotation", source="who-and-
 HF_REPO = "Kevin355/Who_and_When"
 WHO_AND_WHEN = "who-and-when"
 TRACERTRAJ = "tracertraj"
+AGENTRX_MAGENTIC = agentrx.MAGENTIC
+TAU_RETAIL = agentrx.TAU_RETAIL
+MAST = "mast"
 WHO_AND_WHEN_SUBSETS = ("hand-crafted", "algorithm-generated")
-BENCH_SUBSETS = {WHO_AND_WHEN: WHO_AND_WHEN_SUBSETS, TRACERTRAJ: (TRACERTRAJ,)}
+BENCH_SUBSETS = {
+    WHO_AND_WHEN: WHO_AND_WHEN_SUBSETS,
+    TRACERTRAJ: (TRACERTRAJ,),
+    AGENTRX_MAGENTIC: (AGENTRX_MAGENTIC,),
+    TAU_RETAIL: (TAU_RETAIL,),
+    MAST: (MAST,),
+}
+# Sources whose labels say what went wrong but not who or where: no step metric applies.
+STEPLESS = {
+    MAST: "its labels are MAST failure modes (what went wrong), with no agent and no step",
+}
+# The multi-agent system behind each subset, for leave-one-system-out: never train on one
+# subset of a system and test on another. AgentRx's Magentic-One runs ARE Who&When's
+# hand-crafted logs (same files, annotated again), so both are `magentic-one`.
+SYSTEMS = {
+    "hand-crafted": "magentic-one",
+    AGENTRX_MAGENTIC: "magentic-one",
+    "algorithm-generated": "captain-agent",
+    TRACERTRAJ: "tracertraj",
+    TAU_RETAIL: "tau-bench-retail",
+    MAST: "mast",
+}
 _FOLDERS = {"hand-crafted": "Hand-Crafted", "algorithm-generated": "Algorithm-Generated"}
 
 Entry = Trajectory | TraceFormatError
@@ -93,8 +131,50 @@ def load_benchmark(
         except DatasetNotFoundError as error:
             looked.append(error.message)
     else:
-        looked.append("the HuggingFace Hub (TracerTraj is not published there)")
+        shown = "TracerTraj" if name == TRACERTRAJ else name
+        looked.append(f"the HuggingFace Hub ({shown} is not published there)")
     raise DatasetNotFoundError(_not_found(name, looked))
+
+
+def system_of(subset: str, bench: str | None = None) -> str:
+    """The system a subset's runs come from, for leave-one-system-out: `magentic-one` for both
+    Who&When hand-crafted and AgentRx's copy of it. A labelled dataset given by path (subset
+    `dataset`, e.g. `annotate` output) is a system of its own, named after its folder or file
+    when `bench` (the path) is given."""
+    if subset == DATASET_SUBSET and bench is not None:
+        return f"dataset:{Path(bench).name}"
+    return SYSTEMS.get(subset, subset)
+
+
+def runs_by_system(
+    names: list[str], data: str | Path | None = None
+) -> dict[str, list[tuple[str, Trajectory]]]:
+    """The labelled runs of the named sources (benchmark names or dataset paths) as
+    (subset, trajectory) pairs, grouped by `system_of`: what leave-one-system-out trains and
+    tests on. Runs whose gold agent cannot be blamed (a simulated user) are left out; both
+    `hand-crafted` and `agentrx-magentic` land in `magentic-one`."""
+    grouped: dict[str, list[tuple[str, Trajectory]]] = {}
+    for name in names:
+        require_step_labels(name, use="be split by system for step attribution")
+        benchmark = load_benchmark(name, None, data)
+        for subset, trajectory in benchmark.trajectories():
+            if trajectory.label is None or who_and_when.FLAG_GOLD_NOT_BLAMABLE in trajectory.flags:
+                continue
+            grouped.setdefault(system_of(subset, name), []).append((subset, trajectory))
+    return grouped
+
+
+def require_step_labels(name: str, use: str = "score step attribution") -> None:
+    """Refuse, in one line, to `use` a source whose labels have no agent or step (MAST)."""
+    if name in STEPLESS:
+        raise DatasetNotFoundError(
+            f"{name} cannot {use}: {STEPLESS[name]} (its readable traces load, e.g. for "
+            f"`agentracer show`); sources with steps: {', '.join(_stepped())}, or a dataset path"
+        )
+
+
+def _stepped() -> list[str]:
+    return [name for name in BENCH_SUBSETS if name not in STEPLESS]
 
 
 def _not_found(name: str, looked: list[str]) -> str:
@@ -196,9 +276,88 @@ def _tracertraj_local(root: Path, wanted: list[str]) -> Benchmark | None:
     return Benchmark(TRACERTRAJ, str(files[0].parent), {TRACERTRAJ: entries})
 
 
+def _agentrx_data(root: Path) -> Path | None:
+    """AgentRx's `data/` folder under `root`: the one holding `ground_truth/`."""
+    for base in (root / "agentrx" / "data", root / "data", root):
+        if (base / "ground_truth").is_dir():
+            return base
+    return None
+
+
+MAGENTIC_GROUND_TRUTH = "ground_truth/magentic_one_ground_truth.json"
+TAU_GROUND_TRUTH = "ground_truth/tau_ground_truth.json"
+
+
+def _ground_truth(data: Path, name: str) -> list[Entry]:
+    path = data / name
+    try:
+        records = Probe(path).records()
+    except TraceFormatError as error:
+        return [error]
+    return list(agentrx.read_ground_truth(records, data))
+
+
+def _agentrx_magentic_local(root: Path, wanted: list[str]) -> Benchmark | None:
+    data = _agentrx_data(root)
+    if data is None or not (data / MAGENTIC_GROUND_TRUTH).is_file():
+        return None
+    return Benchmark(
+        AGENTRX_MAGENTIC, str(data), {AGENTRX_MAGENTIC: _ground_truth(data, MAGENTIC_GROUND_TRUTH)}
+    )
+
+
+def _tau_retail_local(root: Path, wanted: list[str]) -> Benchmark | None:
+    """The labelled failures, then every other run (successes, unlabelled failures) unlabelled:
+    eval scores the labelled ones, forecasting counts false alarms on the successes."""
+    data = _agentrx_data(root)
+    if data is None or not (data / TAU_GROUND_TRUTH).is_file():
+        return None
+    entries = _ground_truth(data, TAU_GROUND_TRUTH)
+    labelled = {e.id for e in entries if isinstance(e, Trajectory)}
+    for task_id, (path, result) in agentrx.tau_results(data).items():
+        run_id = f"{TAU_RETAIL}/{task_id}"
+        if run_id in labelled:
+            continue
+        try:
+            trajectory = tau_bench.parse_result(
+                result, trajectory_id=run_id, path=path, record_key=task_id
+            )
+        except TraceFormatError as error:
+            entries.append(error)
+            continue
+        assert trajectory.source is not None
+        trajectory.source.subset = TAU_RETAIL
+        entries.append(trajectory)
+    return Benchmark(TAU_RETAIL, str(data), {TAU_RETAIL: entries})
+
+
+MAD_FILE = "MAD_human_labelled_dataset.json"
+
+
+def _mast_local(root: Path, wanted: list[str]) -> Benchmark | None:
+    """MAD's human-labelled records: the traces we can read, and a refusal naming the
+    framework for each we cannot."""
+    for base in (root / "mast", root):
+        path = base / MAD_FILE
+        if path.is_file():
+            probe = Probe(path)
+            try:
+                entries: list[Entry] = list(mast.MadFormat().parse(probe))
+            except TraceFormatError as error:
+                entries = [error]
+            for entry in entries:
+                if isinstance(entry, Trajectory) and entry.source is not None:
+                    entry.source.subset = MAST
+            return Benchmark(MAST, str(base), {MAST: entries})
+    return None
+
+
 _LOCAL_READERS: dict[str, Callable[[Path, list[str]], Benchmark | None]] = {
     WHO_AND_WHEN: _who_and_when_local,
     TRACERTRAJ: _tracertraj_local,
+    AGENTRX_MAGENTIC: _agentrx_magentic_local,
+    TAU_RETAIL: _tau_retail_local,
+    MAST: _mast_local,
 }
 
 

@@ -30,6 +30,7 @@ class TrajectoryBuilder:
     record: str | None = None
     question: str = ""
     ground_truth: str | None = None
+    context: str = ""
     outcome: Outcome = Outcome.UNKNOWN
     label: Label | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +67,12 @@ class TrajectoryBuilder:
         self.steps.append(step)
         return step
 
+    def add_context(self, text: str) -> None:
+        """Keep `text` (a system prompt, a policy) as the run's context: shown and given to
+        tracers, never a step that can be blamed."""
+        if text.strip():
+            self.context = f"{self.context}\n\n{text}" if self.context else text
+
     def note(self, text: str) -> None:
         """Record something the importer inferred or skipped (kept once)."""
         if text not in self.notes:
@@ -81,6 +88,7 @@ class TrajectoryBuilder:
             id=self.id,
             question=self.question,
             ground_truth=self.ground_truth,
+            context=self.context,
             steps=self.steps,
             agents=agents,
             outcome=self.outcome,

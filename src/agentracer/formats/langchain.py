@@ -9,7 +9,8 @@ are read too, as LangSmith runs hold them.
   so: the dump alone does not say which node wrote it.
 - `tool` messages are tool steps (`name`, joined to the call by `tool_call_id`);
   `status: "error"` makes the outcome a failure.
-- `human` messages are user steps; the first is the task. `system` messages are not steps.
+- `human` messages are user steps; the first is the task. `system` messages are not steps:
+  they are the run's context (shown, given to tracers, never blamed).
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def add_message(builder: TrajectoryBuilder, obj: object) -> None:
             role="tool",
             source_id=source_id,
         )
+    elif kind == "system":
+        builder.add_context(text)
     elif kind in ("human", "chat"):
         if not builder.question:
             builder.question = text

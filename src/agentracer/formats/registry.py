@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from agentracer.errors import TraceFormatError
+from agentracer.formats.sniff import plain_text_message
 from agentracer.formats.text import Sanitiser, json_error_message, loads, strip_bom
 from agentracer.trajectory import Trajectory
 
@@ -292,6 +293,11 @@ def format_spec(name: str) -> FormatSpec:
 def detect_format(probe: Probe) -> FormatSpec:
     """The first format that recognises `probe`; none is a `TraceFormatError` that says which
     format the file comes closest to and what it lacks."""
+    if probe.path.is_file() and probe.path.suffix not in BINARY_SUFFIXES and not probe.is_json:
+        # A plain-text log: say so (and whose it looks like), not which line is not JSON
+        plain = plain_text_message(probe.path)
+        if plain is not None:
+            raise TraceFormatError(plain, path=probe.path)
     for spec in format_specs():
         if spec.format.detect(probe):
             return spec

@@ -11,6 +11,10 @@ schema. Speaker rules:
 - `human` is the user. `Computer_terminal` (AG2) and `ComputerTerminal` (Magentic-One) execute
   code without a model; they are tools, never blamable agents.
 - `mistake_step` is a 0-based index into `history`, stored as a string.
+- A `system` entry (`role: "system"`, a system prompt or a policy) is the run's context, not a
+  step: the steps after it are renumbered, and `mistake_step` with them (a label on the system
+  entry itself is an error: no agent wrote it). `to_record` writes the context back as the
+  first entry, so a record whose system entries come first reads back unchanged.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ TOOL_SPEAKERS = frozenset({"computerterminal"})
 FLAG_AGENT_STEP_MISMATCH = "agent_step_mismatch"
 """The labelled agent did not act at the labelled step (6 Who&When records)."""
 FLAG_GOLD_AGENT_UNKNOWN = "gold_agent_not_among_agents"
+FLAG_GOLD_NOT_BLAMABLE = "gold_agent_not_blamable"
+"""The gold agent is a user or a tool (tau-bench's simulated user): no tracer can name it, so
+such a run is reported apart, never silently scored as a miss."""
 
 _LABEL_KEYS = ("mistake_agent", "mistake_step", "mistake_reason")
 _CORE_KEYS = frozenset({"history", "question", "ground_truth", "groundtruth", *_LABEL_KEYS})
@@ -53,6 +60,11 @@ def step_kind(speaker: str) -> StepKind:
     if key in TOOL_SPEAKERS:
         return StepKind.TOOL
     return StepKind.AGENT
+
+
+def is_system_entry(entry: object) -> bool:
+    """A history entry that holds the run's context (`role: "system"`), not a step."""
+    return isinstance(entry, dict) and entry.get("role") == "system" and not entry.get("name")
 
 
 def parse_step(entry: object, index: int) -> Step:
@@ -92,8 +104,16 @@ def _missing_content_notes(history: list[Any]) -> list[str]:
     ]
 
 
-def parse_label(record: dict[str, Any], n_steps: int, provenance: Provenance) -> Label | None:
-    """The gold label, or None for an unlabelled record; a malformed step is an error."""
+def parse_label(
+    record: dict[str, Any],
+    n_steps: int,
+    provenance: Provenance,
+    step_of: dict[int, int] | None = None,
+) -> Label | None:
+    """The gold label, or None for an unlabelled record; a malformed step is an error.
+
+    `step_of` maps history positions to steps when system entries were taken out of the
+    history (see the module docstring); by default they are the same."""
     if record.get("mistake_agent") in (None, "") and record.get("mistake_step") in (None, ""):
         return None
     raw_step = record.get("mistake_step")
@@ -101,6 +121,17 @@ def parse_label(record: dict[str, Any], n_steps: int, provenance: Provenance) ->
         step = int(str(raw_step).strip())
     except ValueError:
         raise ValueError(f"mistake_step {raw_step!r} is not an integer") from None
+    if step_of is not None:
+        entries = len(record["history"])
+        if not 0 <= step < entries:
+            raise ValueError(
+                f"mistake_step {step} is outside the history (entries 0..{entries - 1})"
+            )
+        if step not in step_of:
+            raise ValueError(
+                f"mistake_step {step} is a system entry (the run's context), not a step"
+            )
+        step = step_of[step]
     if not 0 <= step < n_steps:
         raise ValueError(f"mistake_step {step} is outside the history (steps 0..{n_steps - 1})")
     return Label(
@@ -123,7 +154,8 @@ def recorded_provenance(record: dict[str, Any]) -> Provenance | None:
 
 
 def label_flags(trajectory: Trajectory) -> list[str]:
-    """Known label problems: the gold agent did not act at the gold step, or never acted."""
+    """Known label problems: the gold agent did not act at the gold step, never acted, or is
+    not blamable (only acted as a user or tool)."""
     label = trajectory.label
     if label is None:
         return []
@@ -131,7 +163,11 @@ def label_flags(trajectory: Trajectory) -> list[str]:
     if not same_agent(label.agent, trajectory.steps[label.step].agent):
         flags.append(FLAG_AGENT_STEP_MISMATCH)
     if trajectory.match_agent(label.agent) is None:
-        flags.append(FLAG_GOLD_AGENT_UNKNOWN)
+        acts = any(
+            same_agent(label.agent, step.agent) and step.kind is not StepKind.AGENT
+            for step in trajectory.steps
+        )
+        flags.append(FLAG_GOLD_NOT_BLAMABLE if acts else FLAG_GOLD_AGENT_UNKNOWN)
     return flags
 
 
@@ -159,8 +195,15 @@ def parse_record(
     assert isinstance(record, dict)
     try:
         check_depth(record)
-        steps = [parse_step(entry, i) for i, entry in enumerate(record["history"])]
-        notes = _missing_content_notes(record["history"])
+        history = record["history"]
+        kept = [i for i, entry in enumerate(history) if not is_system_entry(entry)]
+        steps = [parse_step(history[i], step) for step, i in enumerate(kept)]
+        context = "\n\n".join(
+            str(entry.get("content") or "") for entry in history if is_system_entry(entry)
+        )
+        notes = _missing_content_notes(history)
+        if len(kept) < len(history):
+            notes.append("the system entry is kept as the run's context, not as a step")
         if not steps:
             raise ValueError("the trajectory has zero steps")
         provenance = (
@@ -168,13 +211,15 @@ def parse_record(
             or recorded_provenance(record)
             or Provenance(method="unspecified", source=path)
         )
-        label = parse_label(record, len(steps), provenance)
+        step_of = None if len(kept) == len(history) else {i: n for n, i in enumerate(kept)}
+        label = parse_label(record, len(steps), provenance, step_of)
         agents = list(dict.fromkeys(s.agent for s in steps if s.kind is StepKind.AGENT))
         ground_truth = record.get("ground_truth", record.get("groundtruth"))
         trajectory = Trajectory(
             id=trajectory_id or str(record.get("question_ID") or record_key or "trajectory"),
             question=str(record.get("question") or ""),
             ground_truth=None if ground_truth is None else str(ground_truth),
+            context=context,
             steps=steps,
             agents=agents,
             outcome=Outcome.SUCCESS if record.get("is_correct") is True else Outcome.FAILURE,
@@ -202,7 +247,9 @@ def to_record(trajectory: Trajectory, *, step_numbers: bool = False) -> dict[str
     `role`; others to `name` beside their chat role. `step_numbers` adds each entry's 0-based
     `step`, as TracerTraj does.
     """
-    history = []
+    history: list[dict[str, Any]] = []
+    if trajectory.context:
+        history.append({"content": trajectory.context, "role": "system"})
     for step in trajectory.steps:
         entry: dict[str, Any] = {"content": step.content}
         if step.role is None:
@@ -219,7 +266,7 @@ def to_record(trajectory: Trajectory, *, step_numbers: bool = False) -> dict[str
     record["history"] = history
     if trajectory.label is not None:
         record["mistake_agent"] = trajectory.label.agent
-        record["mistake_step"] = str(trajectory.label.step)
+        record["mistake_step"] = str(trajectory.label.step + (1 if trajectory.context else 0))
         record["mistake_reason"] = trajectory.label.reason
     record.update(trajectory.metadata)
     return record
