@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loso import DEFAULT_DATA, labelled, systems
+from loso import DEFAULT_DATA, labelled, successes, systems
 
 from agentracer.forecast.hazard import (
     MAX_FALSE_ALARMS,
@@ -89,7 +89,7 @@ def main() -> None:
         name: [t for t in runs if t.outcome is not Outcome.SUCCESS and t.steps[t.label.step].kind is StepKind.AGENT]
         for name, runs in every.items()
     }  # fmt: skip
-    successes = {name: [t for t in runs if t.outcome is Outcome.SUCCESS] for name, runs in every.items()}
+    good = {name: successes(b, s, args.data) for name, (b, s) in systems().items()}
     features = feature_set(FAMILIES)
     settings = preset(PRESET)
     print("| forecaster | exact % | ±1 % | ±3 % | η % | false alarms % | n failed / must not alarm | threshold |")
@@ -100,12 +100,12 @@ def main() -> None:
         scored = out_of_fold_hazards(train_runs, settings, features=features)
         train_negatives = cut_before_label(scored)
         model = train(train_runs, settings, calibrate=False, features=features)
-        train_negatives += [hazards(model, t) for s in others for t in successes[s]]
+        train_negatives += [hazards(model, t) for s in others for t in good[s]]
         bounded = choose_threshold(scored, negatives=train_negatives, max_false_alarms=MAX_FALSE_ALARMS)
         plain = choose_threshold(scored)
         sequences = [(hazards(model, t), t.label.step, len(t.steps)) for t in test]
         negatives = cut_before_label([(seq, label) for seq, label, _ in sequences])
-        negatives += [hazards(model, t) for t in successes[system]]
+        negatives += [hazards(model, t) for t in good[system]]
         n_neg = len(negatives)
         print(f"| **left out: {system}** (trained on {', '.join(others)}) | | | | | | | |")
         for name, choice in (("fast-hazard, <= 10% false alarms", bounded), ("fast-hazard, exact accuracy only", plain)):
@@ -115,13 +115,13 @@ def main() -> None:
             print(row(name, score(sequences, negatives, choice.threshold), len(test), n_neg, note))
         first = [(seq, t.label.step, len(t.steps)) for seq, t in zip(first_step_sequences(test), test, strict=True)]
         firsts_neg = cut_before_label([(seq, label) for seq, label, _ in first])
-        firsts_neg += first_step_sequences(successes[system])
+        firsts_neg += first_step_sequences(good[system])
         print(row("baseline: first-step", score(first, firsts_neg, 0.0), len(test), n_neg))
         print(row("baseline: never", score(sequences, negatives, NEVER), len(test), n_neg))
     print(f"\n{time.perf_counter() - started:.0f} s")
     if args.write_threshold:
         every_failed = [t for runs in failed.values() for t in runs]
-        every_success = [t for runs in successes.values() for t in runs]
+        every_success = [t for runs in good.values() for t in runs]
         record = threshold_record(
             every_failed, "every labelled source: " + ", ".join(failed), settings,
             features=features, successes=every_success,

@@ -47,7 +47,8 @@ from agentracer.formats.benchmarks import BENCH_SUBSETS
 from agentracer.tracers.fast.anchor import RULES, choose_anchor, rule_ranking
 from agentracer.tracers.fast.families import feature_set
 from agentracer.tracers.fast.model import preset, train
-from agentracer.trajectory import StepKind, Trajectory
+from agentracer.formats.who_and_when import FLAG_GOLD_NOT_BLAMABLE
+from agentracer.trajectory import Outcome, StepKind, Trajectory
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SYSTEMS: dict[str, tuple[str, list[str] | None]] = {
@@ -55,7 +56,7 @@ SYSTEMS: dict[str, tuple[str, list[str] | None]] = {
     "WW algorithm-generated": ("who-and-when", ["algorithm-generated"]),
     "TracerTraj": ("tracertraj", None),
 }
-TAU = ("tau-bench retail", "agentrx", ["tau-retail"])  # added when the catalogue loader is there
+TAU = ("tau-bench retail", "tau-retail", ["tau-retail"])  # added when its loader is installed
 DEFAULT_RANKERS = (
     "base;transfer;base,transfer;base,transfer@small;base@small+anchor;base,transfer@small+anchor"
 )
@@ -71,8 +72,19 @@ def systems() -> dict[str, tuple[str, list[str] | None]]:
 
 
 def labelled(bench: str, subsets: list[str] | None, data: Path) -> list[Trajectory]:
+    """The labelled runs whose gold agent can be blamed (a run blaming a simulated user is
+    flagged by its reader and left out of every row, as `formats.benchmarks.runs_by_system`)."""
     benchmark = load_benchmark(bench, subsets, data)
-    return [t for _, t in benchmark.trajectories() if t.label is not None]
+    return [
+        t for _, t in benchmark.trajectories()
+        if t.label is not None and FLAG_GOLD_NOT_BLAMABLE not in t.flags
+    ]  # fmt: skip
+
+
+def successes(bench: str, subsets: list[str] | None, data: Path) -> list[Trajectory]:
+    """The successful runs of a source (tau-bench retail has 73; Who&When and TracerTraj none)."""
+    benchmark = load_benchmark(bench, subsets, data)
+    return [t for _, t in benchmark.trajectories() if t.outcome is Outcome.SUCCESS]
 
 
 def gold_rank(t: Trajectory) -> int | None:
