@@ -200,7 +200,7 @@ def attribute(
     >>> verdict.agent, verdict.step, verdict.tracer
     ('Time_Expert', 1, 'fast')
     >>> print(verdict)  # doctest: +ELLIPSIS
-    Time_Expert at step 1 (confidence 0.31): the `tool-error-near-hand-off` rule's pick, ...
+    Time_Expert at step 1 (confidence ...): the `tool-error-near-hand-off` rule's pick, ...
     """
     return run_sync(
         aattribute(
