@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from agentracer.errors import AgenTracerError
+from agentracer.tracers.fast.transfer import tool_outputs
 from agentracer.tracers.taxonomy import has_error
 from agentracer.trajectory import Step, StepKind, Trajectory
 
@@ -40,13 +41,13 @@ def _first_hand_off(agent_steps: Sequence[Step]) -> list[int]:
 
 
 def _tool_error(trajectory_steps: Sequence[Step], agent_steps: Sequence[Step]) -> list[int]:
-    """Agent steps whose tool output (the next two steps that are not an agent's) reports an
-    error first, each group by distance from the first hand-off."""
+    """Agent steps whose tool output (`transfer.tool_outputs`: the steps right after it that
+    are not an agent's) reports an error first, each group by distance from the first
+    hand-off."""
     by_hand_off = _first_hand_off(agent_steps)
     failed = set()
     for s in agent_steps:
-        following = trajectory_steps[s.index + 1 : s.index + 3]
-        if any(f.kind is not StepKind.AGENT and has_error(f.content) for f in following):
+        if any(has_error(f.content) for f in tool_outputs(trajectory_steps, s.index)):
             failed.add(s.index)
     return [i for i in by_hand_off if i in failed] + [i for i in by_hand_off if i not in failed]
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from agentracer.tracers.fast.features import CORRECTION, NUMBER, WORD
 from agentracer.tracers.taxonomy import ERROR_WORDS
-from agentracer.trajectory import StepKind, Trajectory
+from agentracer.trajectory import Step, StepKind, Trajectory
 
 HAND_OFF_CLIP = 3  # agent steps either side of the first hand-off told apart
 RETRY = re.compile(r"\b(retry|try again|let me try|re-?run|instead|fix(?:ed)?|correct(?:ed)?)\b", re.I)
@@ -74,6 +74,17 @@ def percentiles(values: Sequence[float]) -> list[float]:
     return ranks
 
 
+def tool_outputs(steps: Sequence[Step], index: int, limit: int = 2) -> list[Step]:
+    """The steps that are not an agent's right after step `index`, up to the next agent step
+    (at most `limit`): the output of what that step ran, not of a later agent's call."""
+    found: list[Step] = []
+    for following in steps[index + 1 : index + 1 + limit]:
+        if following.kind is StepKind.AGENT:
+            break
+        found.append(following)
+    return found
+
+
 def _terms(text: str) -> set[str]:
     """Numbers and long words: the content a step can introduce and a later step contest."""
     numbers = {n.replace(",", "") for n in NUMBER.findall(text)}
@@ -109,11 +120,10 @@ def transfer_features(trajectory: Trajectory) -> list[list[float]]:
         bool(CORRECTION.search(s.content) or ERROR_WORDS.search(s.content) or RETRY.search(s.content))
         for s in steps
     ]
-    error_after: list[float] = []
-    for s in agent_steps:
-        following = steps[s.index + 1 : s.index + 3]
-        tools = [f for f in following if f.kind is not StepKind.AGENT]
-        error_after.append(float(any(ERROR_WORDS.search(f.content) for f in tools)))
+    error_after = [
+        float(any(ERROR_WORDS.search(f.content) for f in tool_outputs(steps, s.index)))
+        for s in agent_steps
+    ]
     first_error = next((r for r, e in enumerate(error_after) if e), None)
 
     lengths, news, numbers, overlaps, repeats, errors, contradicted = [], [], [], [], [], [], []
