@@ -52,7 +52,9 @@ Sequence_ = list[tuple[int, float]]
 
 
 def score(
-    sequences: Sequence[tuple[Sequence_, int, int]], negatives: Sequence[Sequence_], threshold: float
+    sequences: Sequence[tuple[Sequence_, int, int]],
+    negatives: Sequence[Sequence_],
+    threshold: float,
 ) -> dict[str, float]:
     """(hazard sequence, label, steps) of the failed runs and the negatives' sequences ->
     exact/±1/±3 accuracy, η and false alarms, in %."""
@@ -92,7 +94,9 @@ def main() -> None:
     good = {name: successes(b, s, args.data) for name, (b, s) in systems().items()}
     features = feature_set(FAMILIES)
     settings = preset(PRESET)
-    print("| forecaster | exact % | ±1 % | ±3 % | η % | false alarms % | n failed / must not alarm | threshold |")
+    print(
+        "| forecaster | exact % | ±1 % | ±3 % | η % | false alarms % | n failed / must not alarm | threshold |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for system, test in failed.items():
         others = [s for s in failed if s != system]
@@ -101,19 +105,27 @@ def main() -> None:
         train_negatives = cut_before_label(scored)
         model = train(train_runs, settings, calibrate=False, features=features)
         train_negatives += [hazards(model, t) for s in others for t in good[s]]
-        bounded = choose_threshold(scored, negatives=train_negatives, max_false_alarms=MAX_FALSE_ALARMS)
+        bounded = choose_threshold(
+            scored, negatives=train_negatives, max_false_alarms=MAX_FALSE_ALARMS
+        )
         plain = choose_threshold(scored)
         sequences = [(hazards(model, t), t.label.step, len(t.steps)) for t in test]
         negatives = cut_before_label([(seq, label) for seq, label, _ in sequences])
         negatives += [hazards(model, t) for t in good[system]]
         n_neg = len(negatives)
         print(f"| **left out: {system}** (trained on {', '.join(others)}) | | | | | | | |")
-        for name, choice in (("fast-hazard, <= 10% false alarms", bounded), ("fast-hazard, exact accuracy only", plain)):
+        for name, choice in (
+            ("fast-hazard, <= 10% false alarms", bounded),
+            ("fast-hazard, exact accuracy only", plain),
+        ):
             note = f"{choice.threshold:.3f}; on the others: exact {100 * choice.accuracy:.1f}%"
             if choice.false_alarms is not None:
                 note += f", false alarms {100 * choice.false_alarms:.1f}%"
             print(row(name, score(sequences, negatives, choice.threshold), len(test), n_neg, note))
-        first = [(seq, t.label.step, len(t.steps)) for seq, t in zip(first_step_sequences(test), test, strict=True)]
+        first = [
+            (seq, t.label.step, len(t.steps))
+            for seq, t in zip(first_step_sequences(test), test, strict=True)
+        ]
         firsts_neg = cut_before_label([(seq, label) for seq, label, _ in first])
         firsts_neg += first_step_sequences(good[system])
         print(row("baseline: first-step", score(first, firsts_neg, 0.0), len(test), n_neg))

@@ -33,21 +33,21 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 import random
 import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentracer.evaluation.metrics import wilson_interval
 from agentracer.formats import load_benchmark
 from agentracer.formats.benchmarks import BENCH_SUBSETS
+from agentracer.formats.who_and_when import FLAG_GOLD_NOT_BLAMABLE
 from agentracer.tracers.fast.anchor import RULES, choose_anchor, rule_ranking
 from agentracer.tracers.fast.families import feature_set
 from agentracer.tracers.fast.model import preset, train
-from agentracer.formats.who_and_when import FLAG_GOLD_NOT_BLAMABLE
 from agentracer.trajectory import Outcome, StepKind, Trajectory
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -202,9 +202,7 @@ def interval(hits: Hits) -> tuple[float, float]:
     if all(x in (0.0, 1.0) for x in firsts):
         return wilson_interval(int(sum(firsts)), len(firsts))
     rng = random.Random(0)
-    means = sorted(
-        statistics.mean(rng.choices(firsts, k=len(firsts))) for _ in range(2000)
-    )
+    means = sorted(statistics.mean(rng.choices(firsts, k=len(firsts))) for _ in range(2000))
     return means[49], means[1949]
 
 
@@ -236,7 +234,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("AGENTRACER_THREADS", "1")
     started = time.perf_counter()
-    runs = {name: labelled(bench, subsets, args.data) for name, (bench, subsets) in systems().items()}
+    runs = {
+        name: labelled(bench, subsets, args.data) for name, (bench, subsets) in systems().items()
+    }
     memo: dict = {}
     rankers = [r for r in args.rankers.split(";") if r]
     seeds = range(args.seeds)
@@ -263,7 +263,9 @@ def main() -> None:
         for name, (kind, hits) in rows.items():
             print(f"| {name} | {kind} | {cell(hits)} |")
         bar = max(top1(h) for kind, h in rows.values() if kind in ("rule", "random"))
-        best_rule = max((n for n, (k, _) in rows.items() if k == "rule"), key=lambda n: top1(rows[n][1]))
+        best_rule = max(
+            (n for n, (k, _) in rows.items() if k == "rule"), key=lambda n: top1(rows[n][1])
+        )
         mine = rows.get(Ranker.parse(args.record_ranker).label)
         if mine is not None:
             low, high = interval(mine[1])
@@ -277,9 +279,13 @@ def main() -> None:
             })  # fmt: skip
         for name, (kind, hits) in rows.items():
             if kind == "learned":
-                summary.append((system, name, top1(hits) - bar, 100 * statistics.mean(h[1] for h in hits)))
+                summary.append(
+                    (system, name, top1(hits) - bar, 100 * statistics.mean(h[1] for h in hits))
+                )
         print(f"\nbest rule or random on this system (picked on it): top-1 {bar:.1f}")
-    print("\n### Against the targets (top-1 at least 5 points above the best rule and randoms; top-3 at least 40%)\n")
+    print(
+        "\n### Against the targets (top-1 at least 5 points above the best rule and randoms; top-3 at least 40%)\n"
+    )
     print("| left out | tracer | top-1 minus best rule/random | top-3 % | meets both |")
     print("|---|---|---|---|---|")
     for system, name, margin, top3 in summary:

@@ -9,11 +9,11 @@ import pytest
 from agentracer.errors import AgenTracerError
 from agentracer.formats import Benchmark, load_one
 from agentracer.tracers import TracerSettings, create_tracer
+from agentracer.tracers.fast.anchor import choose_anchor, rule_ranking
+from agentracer.tracers.fast.families import feature_set
 from agentracer.tracers.fast.features import FEATURES, step_features
 from agentracer.tracers.fast.model import TrainSettings, load_model, softmax, train
 from agentracer.tracers.fast.tracer import DEFAULT_MODEL, FastTracer
-from agentracer.tracers.fast.anchor import choose_anchor, rule_ranking
-from agentracer.tracers.fast.families import feature_set
 from agentracer.tracers.fast.training import LOSO_KEY, MODEL_FILE, TRAINING_FILE, training_ids
 from agentracer.tracers.structure import is_consistent
 from agentracer.trajectory import Label, Step, StepKind, Trajectory

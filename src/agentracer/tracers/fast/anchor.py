@@ -37,7 +37,9 @@ def hand_off_rank(agent_steps: Sequence[Step]) -> int:
 
 def _first_hand_off(agent_steps: Sequence[Step]) -> list[int]:
     h = hand_off_rank(agent_steps)
-    return [agent_steps[r].index for r in sorted(range(len(agent_steps)), key=lambda r: (abs(r - h), r))]
+    return [
+        agent_steps[r].index for r in sorted(range(len(agent_steps)), key=lambda r: (abs(r - h), r))
+    ]
 
 
 def _tool_error(trajectory_steps: Sequence[Step], agent_steps: Sequence[Step]) -> list[int]:

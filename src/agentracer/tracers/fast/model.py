@@ -166,7 +166,9 @@ def load_model(path: Path) -> FastModel:
         )
     anchor = document.get("anchor")
     if anchor is not None and anchor not in RULES:
-        raise AgenTracerError(f"{path}: bad anchor {anchor!r}; retrain it with `agentracer train-fast`")
+        raise AgenTracerError(
+            f"{path}: bad anchor {anchor!r}; retrain it with `agentracer train-fast`"
+        )
     booster = _lightgbm().Booster(model_str=document["booster"])
     return FastModel(
         booster, float(document.get("temperature", 1.0)), document.get("meta", {}), features,

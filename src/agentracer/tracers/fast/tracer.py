@@ -58,9 +58,7 @@ def cached_model(path: str) -> FastModel:
 
 def _cues(values: list[float], names: list[str]) -> str:
     by_name = dict(zip(names, values, strict=True))
-    cues = list(
-        dict.fromkeys(text for name, text in _CUES.items() if by_name.get(name, 0.0) > 0)
-    )
+    cues = list(dict.fromkeys(text for name, text in _CUES.items() if by_name.get(name, 0.0) > 0))
     return "; ".join(cues[:4]) or "no single cue stands out"
 
 

@@ -27,7 +27,9 @@ from agentracer.tracers.taxonomy import ERROR_WORDS
 from agentracer.trajectory import Step, StepKind, Trajectory
 
 HAND_OFF_CLIP = 3  # agent steps either side of the first hand-off told apart
-RETRY = re.compile(r"\b(retry|try again|let me try|re-?run|instead|fix(?:ed)?|correct(?:ed)?)\b", re.I)
+RETRY = re.compile(
+    r"\b(retry|try again|let me try|re-?run|instead|fix(?:ed)?|correct(?:ed)?)\b", re.I
+)
 RARE_MIN = 7  # a word this long that appears once so far counts as content the step introduced
 
 TRANSFER_FEATURES = (
@@ -117,7 +119,9 @@ def transfer_features(trajectory: Trajectory) -> list[list[float]]:
         introduced.append(t - seen)
         seen |= t
     contesting = [
-        bool(CORRECTION.search(s.content) or ERROR_WORDS.search(s.content) or RETRY.search(s.content))
+        bool(
+            CORRECTION.search(s.content) or ERROR_WORDS.search(s.content) or RETRY.search(s.content)
+        )
         for s in steps
     ]
     error_after = [
