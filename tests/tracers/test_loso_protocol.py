@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import loso  # noqa: E402
+import loso
 
-from agentracer.formats import load_one  # noqa: E402
-from tests.conftest import EXAMPLE  # noqa: E402
+from agentracer.formats import load_one
+from tests.conftest import EXAMPLE
 
 
 def _brute_top3(p: list[float], g: int) -> float:
