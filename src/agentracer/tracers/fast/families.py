@@ -102,7 +102,7 @@ class FeatureSet:
             if self.memo is not None:
                 self.memo[key] = rows
             parts.append(rows)
-        joined = [
+        joined: Rows = [
             functools.reduce(operator.add, columns, []) for columns in zip(*parts, strict=True)
         ]
         return indices, [[float(v) for v in row] for row in joined]

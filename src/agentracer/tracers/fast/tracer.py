@@ -116,7 +116,7 @@ class FastTracer(Tracer):
         best = order[0]
         step = trajectory.steps[indices[best]]
         reason = _reason(rows[best], self.model.features.names, len(indices), probabilities[best])
-        confidence = round(probabilities[best], 4)
+        confidence: float | None = round(probabilities[best], 4)
         if anchored:
             measured = self.model.meta.get("anchor", {}).get("training_top1")
             place = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
