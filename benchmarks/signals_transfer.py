@@ -6,7 +6,7 @@ CaptainAgent/AG2, TracerTraj = MetaGPT code), prints decisive-step top-1 and top
 (exact, %, 95% Wilson interval for top-1) of:
   - the training-free `surprise` tracer (its fixed rule), each other surprise rule, and the rule
     chosen on the two other systems (best top-1 there);
-  - the fast LightGBM ranker trained on the two other systems with the base features, + surprise,
+  - the fast LightGBM ranker (the package's own `fast.model.train`, via `loso.py`) trained on the two other systems with the base features, + surprise,
     + embeddings, + both, and surprise + embeddings alone (no position features); fixed
     `TrainSettings`, mean over three seeds;
   - every model-free rule (the best of them picked on the held-out system itself, as an upper
@@ -25,34 +25,21 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy
-
 sys.path.insert(0, str(Path(__file__).parent))
-import functools
-import operator
-
+import loso
 from signals_precompute import DEFAULT_DATA, SYSTEMS, labelled
 
 from agentracer.evaluation.metrics import accuracy
 from agentracer.tracers import create_tracer
 from agentracer.tracers.baselines import BASELINES
-from agentracer.tracers.fast.embeddings import EMBEDDING_FEATURES, embedding_features
-from agentracer.tracers.fast.features import FEATURES, step_features
-from agentracer.tracers.fast.model import TrainSettings
-from agentracer.tracers.fast.surprise import SURPRISE_FEATURES, surprise_features
+from agentracer.tracers.fast.families import FAMILIES, FeatureSet
 from agentracer.tracers.surprise import RULES, rule_scores
 from agentracer.trajectory import StepKind, Trajectory
 
 SEEDS = (0, 1, 2)
-Family = Callable[[Trajectory], list[list[float]]]
-FAMILIES: dict[str, tuple[tuple[str, ...], Family]] = {
-    "base": (FEATURES, lambda t: step_features(t)[1]),
-    "surprise": (SURPRISE_FEATURES, surprise_features),
-    "embeddings": (EMBEDDING_FEATURES, embedding_features),
-}
 RANKERS = {
     "fast: base features": ("base",),
     "fast: base + surprise": ("base", "surprise"),
@@ -64,47 +51,11 @@ Hits = list[tuple[float, float]]  # per run: (top-1 hit, top-3 hit), fractional 
 
 
 def rows_of(trajectory: Trajectory, families: Sequence[str], memo: dict) -> list[list[float]]:
-    parts = []
-    for family in families:
-        key = (family, trajectory.id)
-        if key not in memo:
-            memo[key] = FAMILIES[family][1](trajectory)
-        parts.append(memo[key])
-    return [functools.reduce(operator.iadd, columns, []) for columns in zip(*parts, strict=True)]
+    return FeatureSet(tuple(families), memo).rows(trajectory)[1]
 
 
 def hits_of(order: Sequence[int], gold: int) -> tuple[float, float]:
     return float(order[:1] == [gold]), float(gold in order[:3])
-
-
-def fit(train: Sequence[Trajectory], families: Sequence[str], seed: int, memo: dict):
-    import lightgbm
-
-    settings = TrainSettings(seed=seed)
-    rows, labels, groups = [], [], []
-    for t in train:
-        assert t.label is not None
-        if t.steps[t.label.step].kind is not StepKind.AGENT:
-            continue
-        indices = [s.index for s in t.agent_steps()]
-        rows += rows_of(t, families, memo)
-        labels += [int(i == t.label.step) for i in indices]
-        groups.append(len(indices))
-    params = {
-        "objective": "lambdarank",
-        "learning_rate": settings.learning_rate,
-        "num_leaves": settings.num_leaves,
-        "min_child_samples": settings.min_child_samples,
-        "bagging_fraction": settings.subsample,
-        "bagging_freq": 1,
-        "feature_fraction": settings.colsample_bytree,
-        "seed": seed,
-        "num_threads": 1,
-        "verbose": -1,
-    }
-    names = [n for f in families for n in FAMILIES[f][0]]
-    data = lightgbm.Dataset(numpy.asarray(rows), label=labels, group=groups, feature_name=names)
-    return lightgbm.train(params, data, num_boost_round=settings.n_estimators)
 
 
 def ranked_order(indices: Sequence[int], scores: Sequence[float]) -> list[int]:
@@ -112,18 +63,8 @@ def ranked_order(indices: Sequence[int], scores: Sequence[float]) -> list[int]:
 
 
 def ranker_hits(train, test, families, memo, seeds: Sequence[int] = SEEDS) -> Hits:
-    per_seed = []
-    for seed in seeds:
-        booster = fit(train, families, seed, memo)
-        hits = []
-        for t in test:
-            indices = [s.index for s in t.agent_steps()]
-            scores = booster.predict(numpy.asarray(rows_of(t, families, memo)))
-            hits.append(hits_of(ranked_order(indices, list(scores)), t.label.step))
-        per_seed.append(hits)
-    return [
-        tuple(statistics.mean(h[i][j] for h in per_seed) for j in (0, 1)) for i in range(len(test))
-    ]
+    """The package's own LambdaRank training (`fast.model.train`), through `loso.py`."""
+    return loso.ranker_hits(train, test, loso.Ranker(",".join(families)), memo, seeds)
 
 
 def rule_hits(rule: str, test, memo) -> Hits:

@@ -157,19 +157,39 @@ def test_unknown_tracer_exits_2(data_dir: Path) -> None:
         assert result.stderr.strip() == f"error: unknown tracer 'nope'; known tracers: {known}"
 
 
-def test_attribute_defaults_to_all_at_once_on_the_embedded_model(
-    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_attribute_without_a_model_uses_the_offline_tracer_and_says_what_it_scores(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("AGENTRACER_MODEL", raising=False)
     result = _run("attribute", str(EXAMPLE), "--json")
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.stdout)["verdict"]
+    assert verdict["tracer"] == "fast" and verdict["step"] is not None
+    said = " ".join(result.stderr.split())
+    assert "no model configured: using the offline `fast` tracer" in said
+    assert "on systems it never saw" in said and "top-3" in said
+    run = json.loads(EXAMPLE.read_text())
+    contents = [m["content"] for m in run["history"]]
+    assert verdict["evidence"] and all(
+        any(e["quote"].strip("…") in c for c in contents) for e in verdict["evidence"]
+    )  # evidence is verbatim text from the run
+    assert run["question"][:40] not in verdict["reason"]  # the reason never echoes the prompt
+
+
+def test_attribute_with_the_embedded_model_named_uses_all_at_once(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("AGENTRACER_MODEL", raising=False)
+    result = _run("attribute", str(EXAMPLE), "--model", "local/smollm2-135m", "--json")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)["verdict"]
     assert verdict["tracer"] == "all-at-once" and verdict["parse_status"] == "parsed"
     assert verdict["usage"]["calls"] == 1
     assert "using the embedded model" in result.stderr and "not for accuracy" in result.stderr
-    again = json.loads(_run("attribute", str(EXAMPLE), "--json").stdout)["verdict"]
-    assert again["usage"]["cached_calls"] == 1 and again["agent"] == verdict["agent"]
+    again = _run("attribute", str(EXAMPLE), "--model", "local/smollm2-135m", "--json")
+    assert json.loads(again.stdout)["verdict"]["usage"]["cached_calls"] == 1
 
 
 def test_attribute_with_a_model_behind_an_endpoint(scripted, cache_dir: Path) -> None:

@@ -199,9 +199,9 @@ def attribute(
 
     >>> verdict = attribute("examples/failed_run.json", tracer="fast")
     >>> verdict.agent, verdict.step, verdict.tracer
-    ('Verification_Expert', 4, 'fast')
+    ('Time_Expert', 1, 'fast')
     >>> print(verdict)  # doctest: +ELLIPSIS
-    Verification_Expert at step 4 (confidence 0.57): ranked first of 5 agent steps ...
+    Time_Expert at step 1 (confidence ...): the `tool-error-near-hand-off` rule's pick, ...
     """
     return run_sync(
         aattribute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from agentracer.forecast.hazard import (
     HazardForecaster,
     choose_threshold,
+    cut_before_label,
     first_alarm,
     hazards,
     prefix_rows,
@@ -71,11 +73,33 @@ def test_the_forecaster_alarms_where_the_sequence_first_passes_the_threshold() -
     assert asyncio.run(forecast(trajectory, HazardForecaster(model, math.inf))).alarm is None
 
 
-def test_the_shipped_threshold_was_chosen_on_tracertraj_only() -> None:
+def test_the_shipped_threshold_bounds_false_alarms_and_fits_the_shipped_model() -> None:
     chosen = shipped_threshold()
-    assert "TracerTraj only" in chosen["chosen_on"] and math.isfinite(chosen["threshold"])
+    assert "at most 10% false alarms" in chosen["objective"] and math.isfinite(chosen["threshold"])
+    assert chosen["out_of_fold_false_alarms"] <= 0.10
+    record = json.loads((DEFAULT_MODEL.parent / "TRAINING.json").read_text())
+    assert chosen["families"] == record["families"]
+    assert chosen["settings"] == record["settings"]
     forecaster = create_forecaster("fast-hazard")
     assert isinstance(forecaster, HazardForecaster)
     assert forecaster.threshold == chosen["threshold"]
     custom = create_forecaster("fast-hazard", TracerSettings(options={"threshold": 0.5}))
     assert isinstance(custom, HazardForecaster) and custom.threshold == 0.5
+
+
+def test_a_false_alarm_bound_raises_the_threshold() -> None:
+    # Run 3 reaches 0.55 before its label: the most accurate threshold (0.5, two hits) alarms
+    # early on its cut copy; with at most 10% false alarms the choice moves up to 0.9.
+    labelled = [
+        ([(1, 0.5), (2, 0.6)], 1),
+        ([(1, 0.4), (2, 0.9)], 2),
+        ([(1, 0.55), (2, 0.1), (3, 0.2)], 3),
+    ]
+    negatives = cut_before_label(labelled)
+    assert negatives == [[(1, 0.4)], [(1, 0.55), (2, 0.1)]]  # label 1 has no cut copy
+    free = choose_threshold(labelled)
+    assert free.threshold == pytest.approx(0.5) and free.accuracy == pytest.approx(2 / 3)
+    assert free.false_alarms is None
+    bounded = choose_threshold(labelled, negatives=negatives, max_false_alarms=0.1)
+    assert bounded.threshold == pytest.approx(0.9) and bounded.accuracy == pytest.approx(1 / 3)
+    assert bounded.false_alarms == 0.0

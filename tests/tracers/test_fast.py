@@ -9,10 +9,12 @@ import pytest
 from agentracer.errors import AgenTracerError
 from agentracer.formats import Benchmark, load_one
 from agentracer.tracers import TracerSettings, create_tracer
+from agentracer.tracers.fast.anchor import choose_anchor, rule_ranking
+from agentracer.tracers.fast.families import feature_set
 from agentracer.tracers.fast.features import FEATURES, step_features
 from agentracer.tracers.fast.model import TrainSettings, load_model, softmax, train
 from agentracer.tracers.fast.tracer import DEFAULT_MODEL, FastTracer
-from agentracer.tracers.fast.training import MODEL_FILE, TRAINING_FILE
+from agentracer.tracers.fast.training import LOSO_KEY, MODEL_FILE, TRAINING_FILE, training_ids
 from agentracer.tracers.structure import is_consistent
 from agentracer.trajectory import Label, Step, StepKind, Trajectory
 from tests.conftest import EXAMPLE
@@ -74,14 +76,22 @@ def test_softmax_is_a_distribution() -> None:
     assert probabilities == sorted(probabilities)
 
 
-def test_the_shipped_model_is_small_documented_and_never_saw_who_and_when() -> None:
+def test_the_shipped_model_saw_every_labelled_source_and_its_card_holds_the_loso_table() -> None:
     assert DEFAULT_MODEL.stat().st_size < 20 * 1024 * 1024
     record = json.loads((DEFAULT_MODEL.parent / TRAINING_FILE).read_text())
-    assert record["trained_on_who_and_when"] is False
-    assert record["command"].startswith("agentracer train-fast --data tracertraj")
-    assert (DEFAULT_MODEL.parent / "MODEL_CARD.md").is_file()
+    sources = {d["source"] for d in record["data"]}
+    assert {"who-and-when", "tracertraj"} <= sources and record["trained_on_who_and_when"]
+    ids = training_ids(DEFAULT_MODEL)
+    assert ids is not None and {"hand-crafted/1", "algorithm-generated/1"} <= ids[0]
+    assert len(ids[0]) >= record["trajectories"]  # runs whose gold is not an agent step are skipped
+    rows = record[LOSO_KEY]["rows"]
+    assert {r["left_out"] for r in rows} >= {"WW hand-crafted", "WW algorithm-generated", "TracerTraj"}
+    assert all(r["trained_on"] and r["left_out"] not in r["trained_on"] for r in rows)
+    card = (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
+    assert "Leave-one-system-out" in card and "benchmarks/loso.py" in card
     model = load_model(DEFAULT_MODEL)
-    assert model.temperature > 0
+    assert model.temperature > 0 and model.anchor == record["anchor"]["rule"]
+    assert list(model.features.families) == record["families"]
 
 
 def test_fast_verdicts_are_consistent_evidenced_and_confident(who_and_when: Benchmark) -> None:
@@ -90,6 +100,8 @@ def test_fast_verdicts_are_consistent_evidenced_and_confident(who_and_when: Benc
         verdict = asyncio.run(tracer.attribute(trajectory))
         assert is_consistent(verdict, trajectory), verdict
         assert verdict.confidence is not None and 0 < verdict.confidence <= 1
+        assert "Step Number" not in verdict.reason  # no prompt echoed
+        assert trajectory.question[:60] not in verdict.reason
         assert verdict.evidence and verdict.evidence[0].step == verdict.step
         assert verdict.category and verdict.suggested_fix
         assert verdict.step not in verdict.candidates
@@ -129,3 +141,59 @@ def test_train_fast_writes_a_model_and_its_record(data_dir: Path, tmp_path: Path
     verdict = asyncio.run(tracer.attribute(EX))
     assert is_consistent(verdict, EX) and verdict.confidence is not None
     assert (out / MODEL_FILE).is_file()
+
+
+def test_an_anchored_model_leads_with_the_rule_chosen_on_its_training_runs(tmp_path: Path) -> None:
+    # In planted runs the failing step is followed by a tool error: the tool-error rule hits
+    # every run, so it is the anchor chosen on them, and it leads the ranking.
+    runs = [_planted(seed) for seed in range(30)]
+    rule, top1 = choose_anchor(runs)
+    assert rule == "tool-error-near-hand-off" and top1 == 1.0
+    model = train(runs, TrainSettings(n_estimators=10), calibrate=False,
+                  features=feature_set("base,transfer"), anchor=True)  # fmt: skip
+    assert model.anchor == rule
+    model.save(tmp_path / MODEL_FILE)
+    again = load_model(tmp_path / MODEL_FILE)
+    assert again.anchor == rule and again.features.families == ("base", "transfer")
+    run = _planted(5000)
+    assert again.ranking(run)[0] == rule_ranking(rule, run)[0] == run.label.step
+    verdict = asyncio.run(FastTracer(again).attribute(run))
+    assert verdict.step == run.label.step and f"`{rule}` rule" in verdict.reason
+    assert verdict.confidence == 1.0  # the rule's top-1 on the training runs
+
+
+def test_rule_rankings_cover_every_agent_step_once() -> None:
+    from agentracer.tracers.fast.anchor import RULES
+
+    agent_steps = [s.index for s in EX.agent_steps()]
+    for rule in RULES:
+        assert sorted(rule_ranking(rule, EX)) == agent_steps, rule
+    assert rule_ranking("first-hand-off", EX)[0] == 1  # Planner, then Time_Expert at step 1
+    with pytest.raises(AgenTracerError, match="unknown rule"):
+        rule_ranking("nope", EX)
+
+
+def test_eval_says_when_a_model_is_scored_on_its_training_runs(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from agentracer.cli import app
+    from agentracer.cli.evaluation import trained_on_note
+
+    shipped = create_tracer("fast")
+    note = trained_on_note(shipped, ["tracertraj-x", "hand-crafted/1", "hand-crafted/2"])
+    assert note is not None and note.startswith("2 of these 3 records were in this model's")
+    assert "leave-one-system-out" in note and "MODEL_CARD.md" in note
+    assert trained_on_note(shipped, ["someone-else/1"]) is None
+    assert trained_on_note(FastTracer(shipped.model), ["hand-crafted/1"]) is None  # no record
+
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--bench", "who-and-when", "--subset", "algorithm-generated", "--data",
+         str(data_dir), "--tracer", "fast", "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "126 of these 126 records were in this model's training data" in said
+    assert "not held out" in said

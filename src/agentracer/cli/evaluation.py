@@ -159,6 +159,9 @@ def eval_command(
     for problem in benchmark.problems():
         err.print(f"[yellow]warning:[/yellow] skipped {escape(problem.one_line())}", soft_wrap=True)
     run_dir = out_dir or default_run_dir(bench, tracer, settings, ground_truth)
+    seen_note = trained_on_note(chosen, [t.id for _, t in benchmark.trajectories()])
+    if seen_note:
+        err.print(f"[yellow]note:[/yellow] {escape(seen_note)}", soft_wrap=True)
     total = sum(1 for _ in benchmark.trajectories())
     runs = {t.id: t for _, t in benchmark.trajectories()} if sinks else {}
 
@@ -200,11 +203,31 @@ def eval_command(
         typer.echo(json.dumps(document("evaluation", **summary), indent=2))
     else:
         _print_tables(summary, tracer, bench)
+        if seen_note:
+            out.print(f"[yellow]note:[/yellow] {escape(seen_note)}", soft_wrap=True)
         out.print(
             f"{outcome.computed} computed, {outcome.resumed} resumed, {len(outcome.skipped)} skipped, "
             f"{len(outcome.failed)} failed; run directory: {escape(str(run_dir))}"
         )
     raise typer.Exit(_exit_code(outcome))
+
+
+def trained_on_note(tracer: object, ids: list[str]) -> str | None:
+    """What to say when a learned tracer is scored on runs it was trained on (its model's
+    `TRAINING.json` lists their ids); None when none of `ids` is among them or it is unknown."""
+    trained_on = getattr(tracer, "trained_on", None)
+    known = trained_on() if callable(trained_on) else None
+    if not known:
+        return None
+    training, record = known
+    overlap = sum(1 for i in ids if i in training)
+    if not overlap:
+        return None
+    return (
+        f"{overlap} of these {len(ids)} records were in this model's training data ({record}): "
+        "its scores on them are not held out. The honest figure is the leave-one-system-out "
+        "table in the model card (MODEL_CARD.md beside it; benchmarks/loso.py)"
+    )
 
 
 # Exit codes of `eval` (README, "Exit codes"): 0 every labelled trajectory scored; 1 nothing could

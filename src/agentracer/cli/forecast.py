@@ -73,8 +73,9 @@ def build(
         if name == "fast-hazard" and "threshold" not in settings.options:
             chosen = shipped_threshold()
             notes.append(
-                f"fast-hazard: the shipped model (TracerTraj only) with threshold "
-                f"{chosen['threshold']:.4f}, chosen on {chosen['chosen_on']}"
+                f"fast-hazard: the shipped model (trained on every labelled source) with "
+                f"threshold {chosen['threshold']:.4f}, chosen on {chosen['chosen_on']}; "
+                f"objective: {chosen['objective']}"
             )
         return forecaster, notes
     if name != "fast-hazard" or set(options):

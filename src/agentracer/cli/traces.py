@@ -160,8 +160,12 @@ def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
 def attribute(
     trace: TraceArg,
     tracer: Annotated[
-        str, typer.Option(help="tracer name (see `agentracer tracers`)")
-    ] = "all-at-once",
+        str | None,
+        typer.Option(
+            help="tracer name (see `agentracer tracers`; default: all-at-once when a model is "
+            "configured, else the offline fast tracer)"
+        ),
+    ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     option: OptionOpt = None,
@@ -197,6 +201,10 @@ def attribute(
     """Name the agent and step that caused a failed run (or, with --out, of every run in a
     directory or glob of traces)."""
     corpus = out_file is not None or _is_corpus(trace)
+    if tracer is None:
+        tracer = default_tracer(model, base_url)
+        if tracer == OFFLINE_TRACER:
+            err.print(f"[dim]{escape(offline_note())}[/dim]", soft_wrap=True)
     settings = tracer_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
         concurrency=4 if corpus else 1, no_cache=no_cache, cache_dir=cache_dir,
@@ -236,6 +244,37 @@ def attribute(
     for sink in sinks:
         sink.send(trajectory, verdict)
     close_sinks(sinks)
+
+
+OFFLINE_TRACER = "fast"
+"""The offline default: the shipped `fast` model, which leads with the model-free rule chosen
+on its training runs and orders the rest by its ranker; measured leave-one-system-out
+(`benchmarks/loso.py`), no offline tracer beats it at top-1 and it has the best top-3."""
+
+
+def default_tracer(model: str | None, base_url: str | None) -> str:
+    """`all-at-once` when a model is configured (`--model`, `$AGENTRACER_MODEL`, `--base-url`
+    or `$OPENAI_BASE_URL`), else the offline tracer."""
+    import os
+
+    from agentracer.llm.client import MODEL_ENV_VAR
+
+    configured = model or base_url or os.environ.get(MODEL_ENV_VAR)
+    return "all-at-once" if configured or os.environ.get("OPENAI_BASE_URL") else OFFLINE_TRACER
+
+
+def offline_note() -> str:
+    """What the offline tracer is and what it scores on systems it never saw (from the shipped
+    model's own record)."""
+    from agentracer.tracers.fast.tracer import DEFAULT_MODEL
+    from agentracer.tracers.fast.training import loso_summary
+
+    measured = loso_summary(DEFAULT_MODEL)
+    return (
+        "no model configured: using the offline `fast` tracer (no LLM; the shipped model"
+        + (f"; on systems it never saw, {measured}" if measured else "")
+        + "). Give --model or --base-url for an LLM tracer"
+    )
 
 
 def _is_corpus(trace: Path) -> bool:

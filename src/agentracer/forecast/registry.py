@@ -5,9 +5,9 @@ Own forecasters: `fast-hazard` (the fast model's per-step hazard and a threshold
 `never`, `random-hazard`. Any other name is a tracer of `agentracer tracers` read in prefix mode
 (`TracerForecaster`: alarm when it blames the newest step).
 
-The shipped `fast-hazard` threshold (`fast_threshold.json`) was chosen on TracerTraj only
-(out-of-fold hazards, see `hazard.py`), never on Who&When; `benchmarks/forecast.py --refit`
-recomputes it.
+The shipped `fast-hazard` threshold (`fast_threshold.json`) was chosen for the shipped model
+on its training data (out-of-fold hazards, see `hazard.py`) with at most 10% false alarms on the
+runs that must not alarm; `benchmarks/forecast_loso.py --write-threshold` recomputes it.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ SPECS = {
     s.name: s
     for s in (
         ForecasterSpec("fast-hazard", "the fast model's score of step t on steps 0..t, over a "
-                       "threshold (-o threshold=X, -o model=PATH; default: shipped, TracerTraj)"),
+                       "threshold (-o threshold=X, -o model=PATH; default: shipped, <= 10% false alarms)"),
         ForecasterSpec("llm-prefix", "an LLM auditor: 'alarm at step s' or 'continue' after each "
                        "step (embedded model by default)", needs_model=True),
         ForecasterSpec("first-step", "baseline: alarm at the first agent step"),

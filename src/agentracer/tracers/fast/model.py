@@ -5,8 +5,9 @@ the gold step is the one relevant document (LambdaRank). At attribution the step
 highest score is blamed, and a softmax of the scores over the trajectory's agent steps, at a
 temperature fitted on the training data, is reported as the confidence.
 
-A model is one JSON file: the feature names (checked at load), the softmax temperature, the
-training settings and data description, and LightGBM's own text dump of the booster.
+A model is one JSON file: its feature families and their feature names (checked at load), the
+softmax temperature, the training settings and data description, and LightGBM's own text dump
+of the booster. A file without families (written before they existed) holds the `base` family.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 import numpy
 
 from agentracer.errors import AgenTracerError
-from agentracer.tracers.fast.features import FEATURES, step_features
+from agentracer.tracers.fast.anchor import RULES, choose_anchor, rule_ranking
+from agentracer.tracers.fast.families import FeatureSet
 from agentracer.trajectory import StepKind, Trajectory
 
 FORMAT_VERSION = 1
@@ -54,6 +56,23 @@ class TrainSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Few shallow trees: measured leave-one-system-out (benchmarks/loso.py), the default
+    # 300 rounds of 15 leaves learn each training system's own cues; this small model's ranking
+    # transfers better (top-3). Chosen after that measurement on all three systems: disclosed
+    # in the model card, not a held-out choice.
+    "small": {"n_estimators": 30, "num_leaves": 4, "min_child_samples": 50},
+}
+
+
+def preset(name: str, seed: int = 0) -> TrainSettings:
+    """`TrainSettings` of the named preset (`PRESETS`)."""
+    if name not in PRESETS:
+        raise AgenTracerError(f"unknown settings preset {name!r}; known: {', '.join(PRESETS)}")
+    return TrainSettings(seed=seed, **PRESETS[name])
+
+
 @dataclass
 class FastModel:
     """A trained ranking model with its softmax temperature and description."""
@@ -61,13 +80,34 @@ class FastModel:
     booster: Any
     temperature: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
+    features: FeatureSet = field(default_factory=FeatureSet)
+    anchor: str | None = None
+    """A rule (`anchor.RULES`) whose first pick leads the ranking; None: the ranker alone."""
+
+    def rows(self, trajectory: Trajectory) -> tuple[list[int], list[list[float]]]:
+        """Agent-step indices and the model's feature rows for them."""
+        return self.features.rows(trajectory)
+
+    def predict(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """Raw ranking scores of feature rows."""
+        return [float(x) for x in self.booster.predict(numpy.asarray(rows, dtype=float))]
 
     def scores(self, trajectory: Trajectory) -> tuple[list[int], list[float]]:
         """Agent-step indices and their raw ranking scores."""
-        indices, rows = step_features(trajectory)
+        indices, rows = self.rows(trajectory)
         if not rows:
             return [], []
-        return indices, [float(x) for x in self.booster.predict(numpy.asarray(rows, dtype=float))]
+        return indices, self.predict(rows)
+
+    def ranking(self, trajectory: Trajectory) -> list[int]:
+        """The agent steps, most blamed first: the anchor rule's first pick (if any), then the
+        others by score (ties: earlier first)."""
+        indices, raw = self.scores(trajectory)
+        order = [indices[k] for k in sorted(range(len(indices)), key=lambda k: (-raw[k], k))]
+        if self.anchor is None or not order:
+            return order
+        first = rule_ranking(self.anchor, trajectory)[0]
+        return [first, *(i for i in order if i != first)]
 
     def probabilities(self, trajectory: Trajectory) -> tuple[list[int], list[float]]:
         """Agent-step indices and the softmax of their scores at the fitted temperature."""
@@ -80,7 +120,9 @@ class FastModel:
         document = {
             "format": "agentracer-fast",
             "version": FORMAT_VERSION,
-            "features": list(FEATURES),
+            "families": list(self.features.families),
+            "features": self.features.names,
+            "anchor": self.anchor,
             "temperature": self.temperature,
             "meta": self.meta,
             "booster": self.booster.model_to_string(),
@@ -112,17 +154,30 @@ def load_model(path: Path) -> FastModel:
         raise AgenTracerError(
             f"{path} is not a fast-tracer model (agentracer train-fast writes one)"
         )
-    if document.get("features") != list(FEATURES):
+    families = document.get("families", ["base"])
+    try:
+        features = FeatureSet(tuple(families))
+    except AgenTracerError as error:
+        raise AgenTracerError(f"{path}: {error}; retrain it with `agentracer train-fast`") from None
+    if document.get("features") != features.names:
         raise AgenTracerError(
             f"{path} was trained on other features than this version computes; retrain it with "
             "`agentracer train-fast`"
         )
+    anchor = document.get("anchor")
+    if anchor is not None and anchor not in RULES:
+        raise AgenTracerError(
+            f"{path}: bad anchor {anchor!r}; retrain it with `agentracer train-fast`"
+        )
     booster = _lightgbm().Booster(model_str=document["booster"])
-    return FastModel(booster, float(document.get("temperature", 1.0)), document.get("meta", {}))
+    return FastModel(
+        booster, float(document.get("temperature", 1.0)), document.get("meta", {}), features,
+        anchor,
+    )  # fmt: skip
 
 
 def training_rows(
-    trajectories: Sequence[Trajectory],
+    trajectories: Sequence[Trajectory], features: FeatureSet | None = None
 ) -> tuple[list[list[float]], list[int], list[int], list[Trajectory]]:
     """Features, relevance labels and query sizes of every trajectory whose gold step is an
     agent step (others cannot be ranked), and the trajectories used."""
@@ -130,14 +185,15 @@ def training_rows(
     labels: list[int] = []
     groups: list[int] = []
     used: list[Trajectory] = []
+    features = features or FeatureSet()
     for trajectory in trajectories:
         label = trajectory.label
         if label is None or trajectory.steps[label.step].kind is not StepKind.AGENT:
             continue
-        indices, features = step_features(trajectory)
+        indices, found = features.rows(trajectory)
         if len(indices) < 1:
             continue
-        rows.extend(features)
+        rows.extend(found)
         labels.extend(int(i == label.step) for i in indices)
         groups.append(len(indices))
         used.append(trajectory)
@@ -145,9 +201,10 @@ def training_rows(
 
 
 def _fit_booster(
-    trajectories: Sequence[Trajectory], settings: TrainSettings
+    trajectories: Sequence[Trajectory], settings: TrainSettings, features: FeatureSet | None = None
 ) -> tuple[Any, list[Trajectory], int]:
-    rows, labels, groups, used = training_rows(trajectories)
+    features = features or FeatureSet()
+    rows, labels, groups, used = training_rows(trajectories, features)
     if not groups:
         raise AgenTracerError(
             "no trajectory to train on: the fast tracer needs labelled runs whose gold step "
@@ -172,14 +229,14 @@ def _fit_booster(
         numpy.asarray(rows, dtype=float),
         label=numpy.asarray(labels),
         group=groups,
-        feature_name=list(FEATURES),
+        feature_name=features.names,
     )
     booster = lightgbm.train(params, dataset, num_boost_round=settings.n_estimators)
     return booster, used, len(rows)
 
 
 def _out_of_fold_temperature(
-    used: Sequence[Trajectory], settings: TrainSettings, folds: int = 3
+    used: Sequence[Trajectory], settings: TrainSettings, features: FeatureSet, folds: int = 3
 ) -> float:
     """The temperature fitted on out-of-fold scores: a model scores the trajectories it was
     not trained on, so the confidence is not that of a model judging its own training data."""
@@ -187,8 +244,8 @@ def _out_of_fold_temperature(
     for fold in range(folds):
         train_part = [t for i, t in enumerate(used) if i % folds != fold]
         held = [t for i, t in enumerate(used) if i % folds == fold]
-        booster, _, _ = _fit_booster(train_part, settings)
-        part = FastModel(booster)
+        booster, _, _ = _fit_booster(train_part, settings, features)
+        part = FastModel(booster, features=features)
         for trajectory in held:
             indices, raw = part.scores(trajectory)
             assert trajectory.label is not None
@@ -206,25 +263,38 @@ def train(
     meta: dict[str, Any] | None = None,
     *,
     calibrate: bool = True,
+    features: FeatureSet | None = None,
+    anchor: bool = False,
 ) -> FastModel:
     """Fit a LambdaRank model on the labelled `trajectories` (one query per trajectory).
 
     With `calibrate` the softmax temperature is fitted on 3-fold out-of-fold scores of the
     training data (three more fits); without it the temperature is 1 (accuracy is unchanged:
-    the temperature only scales the confidence).
+    the temperature only scales the confidence). `features` picks the feature families
+    (default: `base`). With `anchor`, the model leads with the model-free rule that has the
+    best top-1 on these same training runs (`anchor.choose_anchor`).
     """
     settings = settings or TrainSettings()
-    booster, used, n_rows = _fit_booster(trajectories, settings)
+    features = features or FeatureSet()
+    booster, used, n_rows = _fit_booster(trajectories, settings, features)
     temperature = 1.0
     if calibrate and len(used) >= 6:
-        temperature = _out_of_fold_temperature(used, settings)
-    model = FastModel(booster, temperature, dict(meta or {}))
+        temperature = _out_of_fold_temperature(used, settings, features)
+    model = FastModel(booster, temperature, dict(meta or {}), features)
+    if anchor:
+        model.anchor, top1 = choose_anchor(used)
+        model.meta["anchor"] = {
+            "rule": model.anchor,
+            "training_top1": round(top1, 4),
+            "chosen_on": "the training runs only: the rule with the best top-1 there",
+        }
     model.meta.update(
         {
             "trajectories": len(used),
             "skipped": len(trajectories) - len(used),
             "agent_steps": n_rows,
             "settings": dict(vars(settings)),
+            "families": list(features.families),
             "temperature": "fitted on 3-fold out-of-fold scores of the training data"
             if calibrate
             else "1 (not calibrated)",

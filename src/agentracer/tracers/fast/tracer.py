@@ -3,11 +3,14 @@
 Scores every agent step with the fast model (`fast.model`), blames the best one, and reports
 as `confidence` the softmax probability of that step among the run's agent steps, at the
 temperature fitted on the model's own training data (out of fold). That number is calibrated
-on the training distribution only (the shipped model: TracerTraj code runs); on other systems
-read it as a ranking score in [0, 1], not as a measured probability.
+on the training distribution only; on other systems read it as a ranking score in [0, 1], not
+as a measured probability. A model with an anchor rule (`fast.anchor`; the shipped one) blames
+that rule's pick, ranks the other candidates by score, and reports as `confidence` the rule's
+top-1 on the model's training runs.
 
 Option: `-o model=PATH` picks a model written by `agentracer train-fast` (default: the model
-shipped in the package, trained on TracerTraj only; see `default/MODEL_CARD.md`).
+shipped in the package, trained on every labelled source; see `default/MODEL_CARD.md` for what
+it scores on systems it never saw).
 """
 
 from __future__ import annotations
@@ -15,13 +18,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import numpy
-
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
-from agentracer.tracers.fast.features import FEATURES, step_features
+from agentracer.tracers.fast.anchor import rule_ranking
 from agentracer.tracers.fast.model import FastModel, load_model, softmax
-from agentracer.tracers.fast.training import MODEL_FILE, model_path
+from agentracer.tracers.fast.training import MODEL_FILE, model_path, training_ids
 from agentracer.tracers.registry import register_tracer
 from agentracer.tracers.structure import structure
 from agentracer.trajectory import Trajectory, Verdict
@@ -41,6 +42,12 @@ _CUES = {
     "declares_final_answer": "it declares a final answer",
     "corrected_later": "a later agent corrects something",
     "verifies": "it claims a verification",
+    "opens_run": "the first agent step",
+    "at_first_hand_off": "the first hand-off to a second agent",
+    "tool_error_after": "the tool output after it reports an error",
+    "first_error_after": "the run's first tool error follows it",
+    "corrected_by_other": "a later agent corrects something",
+    "contradicted_later": "content it introduced is contested by a later step",
 }
 
 
@@ -49,12 +56,16 @@ def cached_model(path: str) -> FastModel:
     return load_model(Path(path))
 
 
-def _reason(values: list[float], total: int, probability: float) -> str:
-    cues = [text for name, text in _CUES.items() if values[FEATURES.index(name)] > 0]
-    said = "; ".join(cues[:4]) or "no single cue stands out"
+def _cues(values: list[float], names: list[str]) -> str:
+    by_name = dict(zip(names, values, strict=True))
+    cues = list(dict.fromkeys(text for name, text in _CUES.items() if by_name.get(name, 0.0) > 0))
+    return "; ".join(cues[:4]) or "no single cue stands out"
+
+
+def _reason(values: list[float], names: list[str], total: int, probability: float) -> str:
     return (
         f"ranked first of {total} agent steps by the fast model (p = {probability:.2f}); "
-        f"cues at this step: {said}"
+        f"cues at this step: {_cues(values, names)}"
     )
 
 
@@ -63,21 +74,32 @@ class FastTracer(Tracer):
 
     name = "fast"
 
-    def __init__(self, model: FastModel) -> None:
+    def __init__(self, model: FastModel, path: Path | None = None) -> None:
         self.model = model
+        self.path = path
+
+    def trained_on(self) -> tuple[set[str], Path] | None:
+        """The ids of the model's training runs and the record naming them (`TRAINING.json`
+        beside the model file); None when unknown."""
+        return None if self.path is None else training_ids(self.path)
 
     def score(self, trajectory: Trajectory) -> tuple[list[int], list[list[float]], list[float]]:
         """The agent steps' indices, their features and their probabilities."""
-        indices, rows = step_features(trajectory)
+        indices, rows = self.model.rows(trajectory)
         if not rows:
             return [], [], []
-        raw = [float(x) for x in self.model.booster.predict(numpy.asarray(rows, dtype=float))]
+        raw = self.model.predict(rows)
         return indices, rows, softmax(raw, self.model.temperature)
 
     def ranked(self, trajectory: Trajectory) -> list[tuple[int, float]]:
-        """Every agent step with its probability, most likely first (ties: earlier first)."""
+        """Every agent step with its probability, most likely first (ties: earlier first); a
+        model with an anchor rule puts that rule's pick first."""
         indices, _, probabilities = self.score(trajectory)
-        return sorted(zip(indices, probabilities, strict=True), key=lambda p: (-p[1], p[0]))
+        ranked = sorted(zip(indices, probabilities, strict=True), key=lambda p: (-p[1], p[0]))
+        if self.model.anchor is None or not ranked:
+            return ranked
+        lead = rule_ranking(self.model.anchor, trajectory)[0]
+        return [p for p in ranked if p[0] == lead] + [p for p in ranked if p[0] != lead]
 
     async def attribute(
         self, trajectory: Trajectory, *, with_ground_truth: bool = False
@@ -86,15 +108,32 @@ class FastTracer(Tracer):
         if not rows:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         order = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
+        anchored = self.model.anchor is not None
+        if anchored:
+            assert self.model.anchor is not None
+            lead = indices.index(rule_ranking(self.model.anchor, trajectory)[0])
+            order = [lead, *(k for k in order if k != lead)]
         best = order[0]
         step = trajectory.steps[indices[best]]
+        reason = _reason(rows[best], self.model.features.names, len(indices), probabilities[best])
+        confidence: float | None = round(probabilities[best], 4)
+        if anchored:
+            measured = self.model.meta.get("anchor", {}).get("training_top1")
+            place = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
+            reason = (
+                f"the `{self.model.anchor}` rule's pick, which this model leads with (the "
+                f"model-free rule with the best top-1 on its training runs); the ranker, which "
+                f"orders the other candidates, puts it {place.index(best) + 1} of {len(indices)}; "
+                f"cues at this step: {_cues(rows[best], self.model.features.names)}"
+            )
+            confidence = None if measured is None else float(measured)
         verdict = Verdict(
             agent=step.agent,
             step=step.index,
-            reason=_reason(rows[best], len(indices), probabilities[best]),
+            reason=reason,
             candidates=[indices[k] for k in order[1 : 1 + CANDIDATES]],
             tracer=self.name,
-            confidence=round(probabilities[best], 4),
+            confidence=confidence,
         )
         return structure(verdict, trajectory)
 
@@ -108,4 +147,4 @@ def _fast(settings: TracerSettings) -> Tracer:
     if unknown:
         raise AgenTracerError(f"bad option for fast: {sorted(unknown)[0]}; known: model")
     path = model_path(Path(str(settings.options.get("model", DEFAULT_MODEL))).expanduser())
-    return FastTracer(cached_model(str(path)))
+    return FastTracer(cached_model(str(path)), path)
