@@ -128,6 +128,13 @@ def serve(
     cache_dir: CacheDirOpt = None,
     constrain: ConstrainOpt = None,
     export_verdicts: ExportOpt = None,
+    attribute_timeout: Annotated[
+        float,
+        typer.Option(
+            min=1, help="seconds one trace's attribution may take (all its model calls); a trace "
+            "that runs past it, or crashes the tracer, is tried 3 times, then given up",
+        ),
+    ] = 900.0,
     phoenix: Annotated[
         str | None,
         typer.Option(
@@ -169,6 +176,7 @@ def serve(
         tracer_settings=settings,
         with_ground_truth=ground_truth,
         on_verdict=[sink.send for sink in sinks],
+        attribute_timeout=attribute_timeout,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -247,6 +255,8 @@ def list_traces(
         status = s.state if s.failed is None else ("failed" if s.failed else "ok")
         if s.state == "pending":
             status += " (attributing)"
+        elif s.state == "gave up" and s.failed is not None:
+            status += " (gave up)"
         verdict = s.verdict
         said = (
             f"{verdict.agent} at step {verdict.step} ({verdict.tracer})"

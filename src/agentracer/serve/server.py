@@ -225,5 +225,6 @@ def summary_json(summary: Any) -> dict[str, Any]:
         "first_seen": summary.first_seen,
         "last_seen": summary.last_seen,
         "problem": summary.problem,
+        "attempts": summary.attempts,
         "verdict": None if verdict is None else verdict.model_dump(mode="json"),
     }

@@ -33,6 +33,12 @@ OPEN = "open"  # spans are arriving; not assembled yet
 PENDING = "pending"  # assembled, failed, waiting for a verdict
 DONE = "done"  # assembled; a verdict is stored, or the run did not fail
 UNREADABLE = "unreadable"  # no importer could make a trajectory of it (see `problem`)
+GAVE_UP = "gave up"  # assembling or attributing it crashed or hung MAX_ATTEMPTS times (`problem`)
+
+MAX_ATTEMPTS = 3
+"""How often the worker tries one trace (assembly, then attribution) before giving up on it. An
+attempt is counted before it starts, so a trace that kills or hangs the whole server is given
+up after as many restarts."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -61,7 +67,8 @@ CREATE TABLE IF NOT EXISTS traces (
     n_steps INTEGER,
     trajectory TEXT,
     problem TEXT,
-    retry_at REAL NOT NULL DEFAULT 0
+    retry_at REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS traces_state ON traces (state, last_seen);
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -106,6 +113,7 @@ class TraceSummary:
     n_steps: int | None
     problem: str | None
     verdicts: list[Verdict] = field(default_factory=list)
+    attempts: int = 0
 
     @property
     def verdict(self) -> Verdict | None:
@@ -144,7 +152,11 @@ class TraceStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         with self._write_lock:
-            self._connection().executescript(_SCHEMA)  # idempotent; commits on its own
+            db = self._connection()
+            db.executescript(_SCHEMA)  # idempotent; commits on its own
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(traces)")}
+            if "attempts" not in columns:  # a store written before attempts were counted
+                db.execute("ALTER TABLE traces ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
 
     # -- connections -------------------------------------------------------------------------
 
@@ -218,7 +230,7 @@ class TraceStore:
                 "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) "
                 "SELECT ?1, ?2, ?2, count(*) FROM spans WHERE trace_id=?1 "
                 "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
-                "n_spans=excluded.n_spans, state='open', retry_at=0 "
+                "n_spans=excluded.n_spans, state='open', retry_at=0, attempts=0 "
                 "WHERE n_spans != excluded.n_spans",
                 [(trace_id, now) for trace_id in dict.fromkeys(span.trace_id for span in spans)],
             )
@@ -277,7 +289,7 @@ class TraceStore:
                 (trace_id, verdict.tracer, time.time(), verdict.model_dump_json()),
             )
             db.execute(
-                "UPDATE traces SET state=?, problem=NULL WHERE trace_id=? AND state=?",
+                "UPDATE traces SET state=?, problem=NULL, attempts=0 WHERE trace_id=? AND state=?",
                 (DONE, trace_id, PENDING),
             )
 
@@ -288,9 +300,9 @@ class TraceStore:
         seconds, or no root arrived at all and nothing for `orphan_quiet` seconds."""
         now = time.time() if now is None else now
         rows = self._connection().execute(
-            "SELECT trace_id FROM traces WHERE state=? AND "
+            "SELECT trace_id FROM traces WHERE state=? AND retry_at<=? AND "
             "((root_ended=1 AND last_seen<=?) OR last_seen<=?) ORDER BY last_seen",
-            (OPEN, now - quiet, now - orphan_quiet),
+            (OPEN, now, now - quiet, now - orphan_quiet),
         )
         return [row["trace_id"] for row in rows]
 
@@ -318,7 +330,7 @@ class TraceStore:
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE traces SET state=?, failed=?, trajectory=?, agents=?, n_steps=?, "
-                "problem=? WHERE trace_id=? AND state=? AND last_seen=?",
+                "problem=?, attempts=0, retry_at=0 WHERE trace_id=? AND state=? AND last_seen=?",
                 (
                     state,
                     None if failed is None else int(failed),
@@ -331,12 +343,71 @@ class TraceStore:
             return cursor.rowcount == 1
 
     def put_problem(self, trace_id: str, problem: str, *, retry_in: float) -> None:
-        """An attribution failed: say why on the trace and try again after `retry_in` s."""
+        """An attribution failed for a reason that is not the trace's (the model endpoint is
+        down): say why, try again after `retry_in` s, and do not count the attempt."""
         with self._write() as db:
             db.execute(
-                "UPDATE traces SET problem=?, retry_at=? WHERE trace_id=?",
+                "UPDATE traces SET problem=?, retry_at=?, attempts=max(attempts - 1, 0) "
+                "WHERE trace_id=?",
                 (problem, time.time() + retry_in, trace_id),
             )
+
+    def begin_attempt(self, trace_id: str, what: str) -> int | None:
+        """Count an attempt at `what` ("assembly", "attribution") before it starts; returns its
+        number. Until the attempt ends, the trace says it did not finish: the reason that is
+        left if the server dies during it. A trace that has had its MAX_ATTEMPTS already (the
+        server died during each) is given up instead, and None returned."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT attempts, problem FROM traces WHERE trace_id=?", (trace_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            if int(row["attempts"]) >= MAX_ATTEMPTS:
+                db.execute(
+                    "UPDATE traces SET state=?, problem=? WHERE trace_id=?",
+                    (GAVE_UP, f"gave up after {MAX_ATTEMPTS} attempts: {row['problem']}", trace_id),
+                )
+                return None
+            attempt = int(row["attempts"]) + 1
+            db.execute(
+                "UPDATE traces SET attempts=?, problem=? WHERE trace_id=?",
+                (attempt, f"{what} attempt {attempt} did not finish (the server stopped during it)",
+                 trace_id),
+            )  # fmt: skip
+        return attempt
+
+    def end_attempt(self, trace_id: str) -> None:
+        """An attempt was interrupted by a shutdown, not by the trace: it does not count."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE traces SET attempts=max(attempts - 1, 0), problem=NULL WHERE trace_id=?",
+                (trace_id,),
+            )
+
+    def put_failure(self, trace_id: str, problem: str, *, retry_in: float) -> bool:
+        """An attempt failed because of the trace (a crash, a hang): say why, and give the trace
+        up once it has had MAX_ATTEMPTS attempts, else try again after `retry_in` s. Returns
+        True when it was given up."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT attempts FROM traces WHERE trace_id=?", (trace_id,)
+            ).fetchone()
+            give_up = row is not None and int(row["attempts"]) >= MAX_ATTEMPTS
+            if give_up:
+                problem = f"gave up after {MAX_ATTEMPTS} attempts: {problem}"
+            db.execute(
+                "UPDATE traces SET problem=?, retry_at=?, state=CASE WHEN ? THEN ? ELSE state END "
+                "WHERE trace_id=?",
+                (problem, time.time() + retry_in, give_up, GAVE_UP, trace_id),
+            )
+        return give_up
+
+    def attempts(self, trace_id: str) -> int:
+        row = self._connection().execute(
+            "SELECT attempts FROM traces WHERE trace_id=?", (trace_id,)
+        ).fetchone()
+        return 0 if row is None else int(row["attempts"])
 
     def reopen_unreadable(self) -> int:
         """Put traces that no importer could read back in the queue; returns how many."""
@@ -368,6 +439,7 @@ class TraceStore:
             n_steps=row["n_steps"],
             problem=row["problem"],
             verdicts=verdicts,
+            attempts=row["attempts"],
         )
 
 
