@@ -114,3 +114,63 @@ def test_allow_host_adds_names(start_service: Callable[..., Service]) -> None:
     service = start_service(allow_hosts=("traces.internal",))
     assert status(get(service, "traces.internal:4318", "/api/traces")) == 200
     assert status(get(service, "evil.example", "/api/traces")) == 403
+
+
+def json_post(body: bytes) -> bytes:
+    return post(str(len(body)), body)
+
+
+def span_body(span_json: str) -> bytes:
+    return ('{"resourceSpans":[{"scopeSpans":[{"spans":[' + span_json + "]}]}]}").encode()
+
+
+ID = f'"traceId":"{"ab" * 16}","spanId":"{"cd" * 8}"'
+BAD_BODIES = {
+    "lone surrogate": span_body("{" + ID + ',"name":"\\ud800"}'),
+    "lone surrogate in a key": span_body("{" + ID + ',"name":"x","\\udc00":1}'),
+    "start time 1e27": span_body("{" + ID + ',"name":"x","startTimeUnixNano":1e27}'),
+    "start time as a string over 64 bits": span_body(
+        "{" + ID + ',"name":"x","startTimeUnixNano":"' + "9" * 30 + '"}'
+    ),
+    "start time Infinity": span_body("{" + ID + ',"name":"x","startTimeUnixNano":Infinity}'),
+    "end time -Infinity": span_body("{" + ID + ',"name":"x","endTimeUnixNano":-Infinity}'),
+    "5,000-digit number": span_body("{" + ID + ',"name":"x","flags":' + "7" * 5000 + "}"),
+    "3,000-deep nesting": span_body("{" + ID + ',"name":"x","a":' + "[" * 3000 + "]" * 3000 + "}"),
+}
+
+
+def test_bad_bodies_get_400_not_a_reset(start_service: Callable[..., Service]) -> None:
+    service = start_service()
+    for what, body in BAD_BODIES.items():
+        answer = raw(service, json_post(body))
+        assert status(answer) == 400, (what, answer[:300])
+        message = json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"]
+        assert "\n" not in message and message, what
+    assert service.store.list_traces() == []
+    good = span_body("{" + ID + ',"name":"\\ud83d\\ude00 paired","startTimeUnixNano":"5"}')
+    assert status(raw(service, json_post(good))) == 200
+
+
+def test_a_full_disk_or_deleted_store_is_503(
+    start_service: Callable[..., Service], monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    service = start_service()
+    store = service.store
+    connect = store._connection
+
+    def tiny(self=store):  # type: ignore[no-untyped-def]
+        db = connect()
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count={pages}")  # as if the disk were full
+        return db
+
+    monkeypatch.setattr(store, "_connection", tiny)
+    big = span_body("{" + ID + ',"name":"' + "x" * 200_000 + '"}')
+    answer = raw(service, json_post(big))
+    assert status(answer) == 503 and b"full" in answer and b"Retry-After: 5" in answer
+    monkeypatch.undo()
+    assert store.list_traces() == []
+    assert status(raw(service, json_post(BODY))) == 200  # the next request is stored again
+    store.path.unlink()  # the store deleted under a running server
+    answer = raw(service, json_post(span_body("{" + ID.replace("cd", "ef") + ',"name":"x"}')))
+    assert status(answer) == 503 and b"deleted" in answer

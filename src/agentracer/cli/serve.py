@@ -95,6 +95,14 @@ def serve(
         str, typer.Option(help="address to listen on; anything but loopback exposes your traces")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (4318 is the OTLP/HTTP port)")] = 4318,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="another name clients may use in the Host header (repeatable; '*' for any); "
+            "by default only the bound address, localhost, 127.0.0.1 and [::1]",
+        ),
+    ] = None,
     store: StoreOpt = None,
     settle: Annotated[
         float,
@@ -180,7 +188,7 @@ def serve(
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        service = Service(_store_dir(store), ServerSettings(host, port, max_body), worker)
+        service = Service(_store_dir(store), ServerSettings(host, port, max_body, allow_hosts=tuple(allow_host or ())), worker)
     except OSError as error:
         raise AgenTracerError(
             f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"

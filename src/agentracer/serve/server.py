@@ -25,6 +25,7 @@ import ipaddress
 import json
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from agentracer.serve.otlp import JSON, PROTOBUF, OtlpError, decode_request, decompress
 from agentracer.serve.pages import render, render_trace, trace_page
-from agentracer.serve.store import TraceStore
+from agentracer.serve.store import StoreError, TraceStore
 
 log = logging.getLogger("agentracer.serve")
 
@@ -186,6 +187,14 @@ class _Handler(BaseHTTPRequestHandler):
             except OtlpError as error:
                 self._otlp_error(error)
                 return
+            except StoreError as error:  # disk full, store deleted: retryable, nothing stored
+                log.error("%s", error.one_line())
+                self._otlp_error(OtlpError(error.one_line(), status=503), retry_after=5)
+                return
+            except Exception as error:  # a bug: an answer, not a dropped connection
+                log.exception("export request failed")
+                self._otlp_error(OtlpError(f"internal error ({type(error).__name__})", status=500))
+                return
         self.server.count(len(spans))
         if (content_type or "").startswith(PROTOBUF):
             self._send(HTTPStatus.OK, b"", PROTOBUF)  # an empty ExportTraceServiceResponse
@@ -249,10 +258,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return False
 
-    def _otlp_error(self, error: OtlpError) -> None:
+    def _otlp_error(self, error: OtlpError, *, retry_after: int | None = None) -> None:
         # OTLP asks for a google.rpc.Status; its JSON form carries the message for people too.
-        payload = json.dumps({"code": 3, "message": error.one_line()}).encode()
-        self._send(HTTPStatus(error.status), payload, JSON)
+        code = 14 if error.status == 503 else 13 if error.status == 500 else 3  # UNAVAILABLE..
+        payload = json.dumps({"code": code, "message": error.one_line()}).encode()
+        extra = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        self._send(HTTPStatus(error.status), payload, JSON, extra)
 
     def _drain(self) -> None:
         raw = (self.headers.get("Content-Length") or "0").strip()
@@ -275,14 +286,18 @@ class _Handler(BaseHTTPRequestHandler):
             ("api", "traces"): lambda: self._api_list(query),
             ("healthz",): lambda: self._send_text(HTTPStatus.OK, "ok"),
         }
-        if tuple(parts) in routes:
-            routes[tuple(parts)]()
-        elif len(parts) == 2 and parts[0] == "traces":
-            self._trace(parts[1])
-        elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "trajectory.json":
-            self._trajectory(parts[1])
-        else:
-            self._send_text(HTTPStatus.NOT_FOUND, "not found")
+        try:
+            if tuple(parts) in routes:
+                routes[tuple(parts)]()
+            elif len(parts) == 2 and parts[0] == "traces":
+                self._trace(parts[1])
+            elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "trajectory.json":
+                self._trajectory(parts[1])
+            else:
+                self._send_text(HTTPStatus.NOT_FOUND, "not found")
+        except (StoreError, sqlite3.Error) as error:  # the store is gone or broken
+            reason = error.one_line() if isinstance(error, StoreError) else str(error)
+            self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, f"cannot read the store ({reason})")
 
     def _list(self, query: dict[str, str]) -> None:
         show = query.get("show", "all")
@@ -334,8 +349,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_text(self, status: HTTPStatus, text: str) -> None:
         self._send(status, text.encode(), "text/plain; charset=utf-8")
 
-    def _send(self, status: HTTPStatus, payload: bytes, content_type: str) -> None:
+    def _send(
+        self, status: HTTPStatus, payload: bytes, content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("X-Content-Type-Options", "nosniff")

@@ -133,6 +133,11 @@ class StoreError(AgenTracerError):
     """The store cannot be opened or read."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot take a write now (disk full, read-only, deleted): the receiver answers
+    503, which exporters retry."""
+
+
 class TraceStore:
     """Spans, trajectories and verdicts in one SQLite file under `directory`.
 
@@ -149,14 +154,23 @@ class TraceStore:
                 f"cannot create the store directory ({error.strerror})", path=directory
             ) from None
         self.path = self.directory / STORE_FILE
+        self._identity: tuple[int, int] | None = None  # the file's (device, inode) once open
         self._local = threading.local()
         self._write_lock = threading.Lock()
         with self._write_lock:
             db = self._connection()
-            db.executescript(_SCHEMA)  # idempotent; commits on its own
+            try:
+                db.executescript(_SCHEMA)  # idempotent; commits on its own
+            except sqlite3.OperationalError as error:  # read-only file or directory, full disk
+                raise StoreError(
+                    f"cannot write the trace store ({error}); serve needs a writable store",
+                    path=self.path,
+                ) from None
             columns = {row["name"] for row in db.execute("PRAGMA table_info(traces)")}
             if "attempts" not in columns:  # a store written before attempts were counted
                 db.execute("ALTER TABLE traces ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            stat = self.path.stat()
+            self._identity = (stat.st_dev, stat.st_ino)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -181,10 +195,11 @@ class TraceStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # also a COMMIT that failed (disk full) leaves it open
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -218,6 +233,29 @@ class TraceStore:
             for span in spans
         ]  # fmt: skip
         roots = [span for span in spans if span.parent_id is None]
+        self.check_present()
+        try:
+            return self._insert_spans(rows, roots, spans, now)
+        except sqlite3.Error as error:  # disk full, I/O error, read-only: nothing was stored
+            raise StoreUnavailableError(f"cannot store the spans ({error})", path=self.path) from None
+
+    def check_present(self) -> None:
+        """Refuse to write into a store file that was deleted or replaced since it was opened:
+        SQLite would go on writing into the unlinked file, and acknowledged spans would be lost."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            stat = None
+        if stat is None or (stat.st_dev, stat.st_ino) != self._identity:
+            raise StoreUnavailableError(
+                "the store file was deleted or replaced while serve ran; restart serve",
+                path=self.path,
+            )
+
+    def _insert_spans(
+        self, rows: list[tuple[Any, ...]], roots: list[SpanRecord], spans: Sequence[SpanRecord],
+        now: float,
+    ) -> int:  # fmt: skip
         with self._write() as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
