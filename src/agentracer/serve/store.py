@@ -5,7 +5,10 @@ traces, put a verdict, plus the few queries the worker needs) so another databas
 replace SQLite without touching the receiver, the worker or the UI.
 
 Durability: `put_spans` writes a whole request in one transaction with `synchronous=FULL`, so
-when it returns the spans are on disk; the receiver acknowledges only after that. A span is
+when it returns the spans are on disk; the receiver acknowledges only after that. Concurrent
+calls share a transaction and its fsync (group commit: the thread that gets the write lock
+commits every request queued meanwhile, each in a savepoint of its own), and each returns only
+once that transaction is committed. A span is
 keyed by (trace id, span id), so an exporter that retries a request it never saw acknowledged
 does not store anything twice. A process killed mid-write leaves the previous transaction
 intact (SQLite rolls the unfinished one back on the next open).
@@ -157,6 +160,8 @@ class TraceStore:
         self._identity: tuple[int, int] | None = None  # the file's (device, inode) once open
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._queue: list[_Request] = []  # put_spans calls waiting for a group commit
+        self._queue_lock = threading.Lock()
         with self._write_lock:
             db = self._connection()
             try:
@@ -234,10 +239,57 @@ class TraceStore:
         ]  # fmt: skip
         roots = [span for span in spans if span.parent_id is None]
         self.check_present()
+        request = _Request(rows, roots, list(dict.fromkeys(span.trace_id for span in spans)), now)
+        with self._queue_lock:
+            self._queue.append(request)
+        # Group commit: whoever holds the write lock commits every request queued so far in one
+        # transaction (one fsync). A request that waited for the lock has usually been committed
+        # by then, by the thread before it; else it leads the next group.
+        with self._write_lock:
+            if not request.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if request.error is not None:
+            raise request.error
+        return request.new
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        """Commit `group` in one transaction; each request in a savepoint of its own, so one
+        that fails alone does not take the others with it. Called with the write lock held."""
         try:
-            return self._insert_spans(rows, roots, spans, now)
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for request in group:
+                    db.execute("SAVEPOINT request")
+                    try:
+                        request.new = _insert_spans(db, request)
+                    except Exception as error:  # this request's data: it fails alone
+                        db.execute("ROLLBACK TO request")
+                        request.error = error
+                    db.execute("RELEASE request")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # also a COMMIT that failed (disk full)
+                    db.execute("ROLLBACK")
+                raise
         except sqlite3.Error as error:  # disk full, I/O error, read-only: nothing was stored
-            raise StoreUnavailableError(f"cannot store the spans ({error})", path=self.path) from None
+            failure = StoreUnavailableError(f"cannot store the spans ({error})", path=self.path)
+            for request in group:
+                request.error, request.new = failure, 0
+        except BaseException as error:
+            for request in group:
+                request.error, request.new = error, 0
+            raise
+        finally:
+            for request in group:
+                request.done = True
+        for request in group:
+            if isinstance(request.error, sqlite3.Error):
+                request.error = StoreUnavailableError(
+                    f"cannot store the spans ({request.error})", path=self.path
+                )
 
     def check_present(self) -> None:
         """Refuse to write into a store file that was deleted or replaced since it was opened:
@@ -251,32 +303,6 @@ class TraceStore:
                 "the store file was deleted or replaced while serve ran; restart serve",
                 path=self.path,
             )
-
-    def _insert_spans(
-        self, rows: list[tuple[Any, ...]], roots: list[SpanRecord], spans: Sequence[SpanRecord],
-        now: float,
-    ) -> int:  # fmt: skip
-        with self._write() as db:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            new = db.total_changes - before
-            if not new:
-                return 0  # all duplicates: the traces did not change
-            # Counting (rather than adding what was new) keeps n_spans right whatever the mix of
-            # new and duplicate spans; a trace whose count did not change is left as it was.
-            db.executemany(
-                "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) "
-                "SELECT ?1, ?2, ?2, count(*) FROM spans WHERE trace_id=?1 "
-                "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
-                "n_spans=excluded.n_spans, state='open', retry_at=0, attempts=0 "
-                "WHERE n_spans != excluded.n_spans",
-                [(trace_id, now) for trace_id in dict.fromkeys(span.trace_id for span in spans)],
-            )
-            db.executemany(
-                "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
-                [(span.name, int(span.end_ns is not None), span.trace_id) for span in roots],
-            )
-        return new
 
     def get_trace(self, trace_id: str) -> StoredTrace | None:
         """The trace with its spans (by start time), trajectory and verdicts; None if unknown."""
@@ -479,6 +505,43 @@ class TraceStore:
             verdicts=verdicts,
             attempts=row["attempts"],
         )
+
+
+@dataclass
+class _Request:
+    """One `put_spans` call waiting for its group commit."""
+
+    rows: list[tuple[Any, ...]]
+    roots: list[SpanRecord]
+    trace_ids: list[str]
+    now: float
+    done: bool = False
+    new: int = 0
+    error: BaseException | None = None
+
+
+def _insert_spans(db: sqlite3.Connection, request: _Request) -> int:
+    """Write one request's spans inside the open transaction; returns how many were new."""
+    before = db.total_changes
+    db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)", request.rows)
+    new = db.total_changes - before
+    if not new:
+        return 0  # all duplicates: the traces did not change
+    # Counting (rather than adding what was new) keeps n_spans right whatever the mix of new
+    # and duplicate spans; a trace whose count did not change is left as it was.
+    db.executemany(
+        "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) "
+        "SELECT ?1, ?2, ?2, count(*) FROM spans WHERE trace_id=?1 "
+        "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
+        "n_spans=excluded.n_spans, state='open', retry_at=0, attempts=0 "
+        "WHERE n_spans != excluded.n_spans",
+        [(trace_id, request.now) for trace_id in request.trace_ids],
+    )
+    db.executemany(
+        "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
+        [(span.name, int(span.end_ns is not None), span.trace_id) for span in request.roots],
+    )
+    return new
 
 
 def _dump(obj: Any) -> str:
