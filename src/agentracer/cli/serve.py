@@ -187,12 +187,11 @@ def serve(
         attribute_timeout=attribute_timeout,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    server = ServerSettings(host, port, max_body, allow_hosts=tuple(allow_host or ()))
     try:
-        service = Service(_store_dir(store), ServerSettings(host, port, max_body, allow_hosts=tuple(allow_host or ())), worker)
+        service = Service(_store_dir(store), server, worker)
     except OSError as error:
-        raise AgenTracerError(
-            f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
-        ) from None
+        raise AgenTracerError(listen_error(host, port, error)) from None
     if service.exposed:
         err.print(
             f"[bold red]WARNING: listening on {escape(host)}, not loopback: anyone who can reach "
@@ -219,6 +218,22 @@ def serve(
             watcher.stop()
         service.stop()
         close_sinks(sinks)
+
+
+def listen_error(host: str, port: int, error: OSError) -> str:
+    """Why `serve` cannot listen, and what to change: the port only when it is the port."""
+    import errno
+    import socket
+
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    reason = error.strerror or str(error)
+    if isinstance(error, socket.gaierror):
+        return f"cannot listen on {where}: --host {host!r} does not resolve ({reason})"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where} ({reason}); pick another --port"
+    if error.errno in (errno.EACCES, errno.EPERM) and port < 1024:
+        return f"cannot listen on {where} ({reason}); ports under 1024 need privileges"
+    return f"cannot listen on {where} ({reason}); check --host"
 
 
 def _phoenix_watcher(

@@ -68,6 +68,18 @@ def is_loopback(host: str) -> bool:
 WILDCARD = ("", "0.0.0.0", "::")
 
 
+def address_family(host: str, port: int) -> socket.AddressFamily:
+    """IPv6 for an IPv6 address or a name that resolves only to one (the stdlib server is
+    IPv4-only: `--host ::` failed)."""
+    if _is_ip_literal(host):
+        return socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        families = {info[0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except socket.gaierror:
+        return socket.AF_INET  # binding then fails with the resolver's reason
+    return socket.AF_INET if socket.AF_INET in families or not families else socket.AF_INET6
+
+
 def host_names(bound: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
     """The names a request's `Host` may give (without port, lower case, IPv6 in brackets)."""
     names = {"127.0.0.1", "localhost", "[::1]", *(_bare(name) for name in extra)}
@@ -112,6 +124,7 @@ class TraceServer(ThreadingHTTPServer):
         # backlog need only hold a burst; it scales with the slots (the kernel caps it at
         # net.core.somaxconn).
         self.request_queue_size = 64 * settings.max_concurrent
+        self.address_family = address_family(settings.host, settings.port)
         super().__init__((settings.host, settings.port), _Handler)
 
     @property
