@@ -126,3 +126,27 @@ def test_a_bad_host_does_not_blame_the_port(tmp_path: Path) -> None:
                                  "--store", str(tmp_path), "--tracer", "random"])  # fmt: skip
     assert result.exit_code == 2
     assert "does not resolve" in result.stderr and "--port" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "rule", ["not " * 100_000 + "error", "-" * 100_000 + "1 == 1", "(" * 300 + "error" + ")" * 300]
+)
+def test_a_deeply_nested_failed_if_is_one_clear_line(tmp_path: Path, rule: str) -> None:
+    result = runner.invoke(app, ["serve", "--failed-if", rule, "--port", "0",
+                                 "--store", str(tmp_path), "--tracer", "random"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--failed-if" in result.stderr and "RecursionError" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option", ["--wait", "--poll", "--quiet", "--follow-timeout"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_forecast_follow_refuses_seconds_that_are_not_a_number(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    TraceStore(tmp_path).close()
+    started = time.monotonic()
+    result = runner.invoke(app, ["forecast", "--follow", "a" * 32, "--store", str(tmp_path),
+                                 "--tracer", "fast-hazard", option, value])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"{option} must be" in result.stderr and time.monotonic() - started < 30
