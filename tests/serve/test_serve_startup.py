@@ -150,3 +150,22 @@ def test_forecast_follow_refuses_seconds_that_are_not_a_number(
                                  "--tracer", "fast-hazard", option, value])  # fmt: skip
     assert result.exit_code == 2, result.output
     assert f"{option} must be" in result.stderr and time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("model", ["nosuch", "local/nosuch.gguf"])
+def test_serve_checks_the_model_before_serving(tmp_path: Path, model: str) -> None:
+    result = runner.invoke(app, ["serve", "--model", model, "--tracer", "all-at-once",
+                                 "--port", "0", "--store", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "OTLP/HTTP" not in result.output and len(result.stderr.strip().splitlines()) == 1
+    assert "nosuch" in result.stderr
+
+
+def test_traces_list_never_breaks_a_trace_id_at_80_columns(tmp_path: Path) -> None:
+    from tests.serve.test_cli import TRACE, filled_store
+
+    store = str(filled_store(tmp_path / "store"))
+    result = runner.invoke(app, ["traces", "list", "--store", store], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert TRACE in result.stdout and "b" * 32 in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80

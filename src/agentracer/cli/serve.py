@@ -171,6 +171,11 @@ def serve(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
         concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
     )  # fmt: skip
+    # The tracer and its model are made now, as `attribute` makes them: an unknown tracer or
+    # model, or a missing model file, stops here instead of failing every attribution later.
+    from agentracer.tracers import create_tracer
+
+    attributor = create_tracer(tracer, settings)
     sinks = open_sinks(export_verdicts, settings.model)
     watcher = (
         _phoenix_watcher(phoenix, phoenix_project, phoenix_since, phoenix_every, settle, tracer,
@@ -189,7 +194,7 @@ def serve(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     server = ServerSettings(host, port, max_body, allow_hosts=tuple(allow_host or ()))
     try:
-        service = Service(_store_dir(store), server, worker)
+        service = Service(_store_dir(store), server, worker, tracer=attributor)
     except OSError as error:
         raise AgenTracerError(listen_error(host, port, error)) from None
     if service.exposed:
@@ -272,7 +277,10 @@ def list_traces(
         typer.echo(json.dumps(document("traces", traces=rows), indent=2))
         return
     table = Table(title=f"{len(summaries)} traces")
-    for column in ("trace", "status", "agents", "steps", "verdict"):
+    # A trace id is never cut or wrapped (it is what you copy into `traces show`); the other
+    # columns fold around it.
+    table.add_column("trace", no_wrap=True, min_width=32)
+    for column in ("status", "agents", "steps", "verdict"):
         table.add_column(column, overflow="fold")
     for s in summaries:
         status = s.state if s.failed is None else ("failed" if s.failed else "ok")

@@ -12,6 +12,7 @@ from agentracer.serve.assemble import Assembler
 from agentracer.serve.server import ServerSettings, TraceServer, is_loopback
 from agentracer.serve.store import StoreError, TraceStore
 from agentracer.serve.worker import Worker, WorkerSettings
+from agentracer.tracers import Tracer
 
 
 SERVE_LOCK = ".serve.lock"
@@ -32,6 +33,7 @@ class Service:
         worker: WorkerSettings,
         *,
         assembler: Assembler | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         # One server per store: two would both attribute every failed trace (twice the model
         # calls) and race on its state. The kernel drops the lock when the process dies.
@@ -53,7 +55,7 @@ class Service:
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
-        self.worker = Worker(self.store, worker, assembler=assembler)
+        self.worker = Worker(self.store, worker, assembler=assembler, tracer=tracer)
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, name="agentracer-http", daemon=True
         )

@@ -84,12 +84,17 @@ class Worker:
     """Runs `step()` every poll interval on a daemon thread until `stop()`."""
 
     def __init__(
-        self, store: TraceStore, settings: WorkerSettings, *, assembler: Assembler | None = None
+        self,
+        store: TraceStore,
+        settings: WorkerSettings,
+        *,
+        assembler: Assembler | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.assembler = assembler
-        self._tracer: Tracer | None = None
+        self._tracer: Tracer | None = tracer  # else made from the settings when first needed
         self._loop = asyncio.new_event_loop()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentracer-worker", daemon=True)
