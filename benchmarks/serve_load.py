@@ -69,7 +69,13 @@ def count_spans(store: Path) -> int:
         return int(db.execute("SELECT count(*) FROM spans").fetchone()[0])
 
 
-def per_span(endpoint: str, store: Path, exporters: int, seconds: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_span(endpoint: str, store: Path, exporters: int, seconds: float, pid: int) -> None:
     url = urlsplit(endpoint)
     bodies = one_span_bodies(4000 * exporters)
     acked = [0] * exporters
@@ -87,7 +93,7 @@ def per_span(endpoint: str, store: Path, exporters: int, seconds: float) -> None
             if response.status == 200:
                 acked[k] += 1
 
-    before = count_spans(store)
+    before, cpu = count_spans(store), cpu_seconds(pid)
     started = time.perf_counter()
     threads = [threading.Thread(target=exporter, args=(k,)) for k in range(exporters)]
     for thread in threads:
@@ -95,9 +101,10 @@ def per_span(endpoint: str, store: Path, exporters: int, seconds: float) -> None
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    stored = count_spans(store) - before
+    stored, cpu = count_spans(store) - before, cpu_seconds(pid) - cpu
     print(f"one span per request: {exporters} exporters, {sum(acked)} acknowledged "
-          f"({stored} in the store) in {elapsed:.2f} s = {sum(acked) / elapsed:,.0f} spans/s")  # fmt: skip
+          f"({stored} in the store) in {elapsed:.2f} s = {sum(acked) / elapsed:,.0f} spans/s; "
+          f"server CPU {cpu:.1f} s = {cpu / max(stored, 1) * 1e6:.0f} us per span")  # fmt: skip
 
 
 def burst(endpoint: str, clients: int, rounds: int) -> None:
@@ -159,7 +166,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         process, endpoint = start_server(Path(tmp) / "store")
         try:
-            per_span(endpoint, Path(tmp) / "store", args.exporters, args.seconds)
+            per_span(endpoint, Path(tmp) / "store", args.exporters, args.seconds, process.pid)
             burst(endpoint, args.clients, args.rounds)
         finally:
             process.terminate()
