@@ -116,7 +116,7 @@ def burst(endpoint: str, clients: int, rounds: int) -> None:
     for r in range(rounds):
         barrier = threading.Barrier(clients)
 
-        def client(body: bytes) -> None:
+        def client(body: bytes, barrier: threading.Barrier = barrier) -> None:
             nonlocal failed
             barrier.wait()
             started = time.perf_counter()
@@ -137,8 +137,7 @@ def burst(endpoint: str, clients: int, rounds: int) -> None:
                     failed += 1
 
         threads = [
-            threading.Thread(target=client, args=(bodies[r * clients + k],))
-            for k in range(clients)
+            threading.Thread(target=client, args=(bodies[r * clients + k],)) for k in range(clients)
         ]
         for thread in threads:
             thread.start()

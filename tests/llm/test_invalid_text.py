@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from agentracer.cli import app
 from agentracer.errors import InvalidAnswerError
+from agentracer.evaluation.runner import SUMMARY_FILE
 from agentracer.llm.cache import ResponseCache
 from agentracer.llm.types import ChatResponse
-from agentracer.evaluation.runner import SUMMARY_FILE
 from tests.conftest import EXAMPLE
 from tests.llm.loopback import Reply, ScriptedServer, completion
 

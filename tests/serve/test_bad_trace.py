@@ -45,7 +45,9 @@ class Picky(Tracer):
     def __init__(self, bad) -> None:  # type: ignore[no-untyped-def]
         self.bad = bad
 
-    async def attribute(self, trajectory: Trajectory, *, with_ground_truth: bool = False) -> Verdict:
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
         if trajectory.metadata.get("trace_id") == BAD:
             self.bad()
         return Verdict(agent=trajectory.steps[0].agent, step=0, tracer="picky")

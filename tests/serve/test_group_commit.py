@@ -36,9 +36,12 @@ def test_concurrent_requests_share_a_commit_and_return_after_it(
         returned[n] = time.monotonic()
         # Acknowledged means committed: another connection sees the span at once.
         reader = sqlite3.connect(store.path)
-        visible[n] = reader.execute(
-            "SELECT count(*) FROM spans WHERE trace_id=?", (f"{n + 1:032x}",)
-        ).fetchone()[0] == 1
+        visible[n] = (
+            reader.execute(
+                "SELECT count(*) FROM spans WHERE trace_id=?", (f"{n + 1:032x}",)
+            ).fetchone()[0]
+            == 1
+        )
         reader.close()
 
     threads = [threading.Thread(target=export, args=(n,)) for n in range(16)]

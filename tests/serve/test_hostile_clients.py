@@ -78,7 +78,7 @@ def test_slow_clients_cannot_take_the_ingest_slots(start_service: Callable[..., 
     slow = []
     for _ in range(6):  # more than the slots: each announces a body and sends a byte of it
         sock = socket.create_connection((host, port), timeout=10)
-        sock.sendall(post("1000")[:-len(BODY)] + b"{")
+        sock.sendall(post("1000")[: -len(BODY)] + b"{")
         slow.append(sock)
     try:
         time.sleep(0.3)
@@ -92,7 +92,9 @@ def test_slow_clients_cannot_take_the_ingest_slots(start_service: Callable[..., 
 
 
 def get(service: Service, host: str, path: str = "/") -> bytes:
-    return raw(service, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    return raw(
+        service, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    )
 
 
 def test_dns_rebinding_is_refused(start_service: Callable[..., Service]) -> None:

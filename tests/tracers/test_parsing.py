@@ -102,5 +102,7 @@ def test_a_step_number_of_thousands_of_digits_is_out_of_the_log_not_a_crash(pars
     )
     parsed = parse(text, TRAJECTORY)
     assert parsed.agent == "Planner" and parsed.step is None and parsed.status == "partial"
-    assert any("answered step 777777777777… (5000 digits), outside the log" in n for n in parsed.notes)
+    assert any(
+        "answered step 777777777777… (5000 digits), outside the log" in n for n in parsed.notes
+    )
     assert parse_fields("Step Number: 0000000000000003", TRAJECTORY).step == 3  # zeros are fine

@@ -139,7 +139,8 @@ def serve(
     attribute_timeout: Annotated[
         float,
         typer.Option(
-            min=1, help="seconds one trace's attribution may take (all its model calls); a trace "
+            min=1,
+            help="seconds one trace's attribution may take (all its model calls); a trace "
             "that runs past it, or crashes the tracer, is tried 3 times, then given up",
         ),
     ] = 900.0,

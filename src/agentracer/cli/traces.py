@@ -14,15 +14,14 @@ from rich.table import Table
 
 from agentracer import api
 from agentracer.cli.common import (
+    NAME_LIMIT,
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
     EndpointLimitOpt,
     ExportOpt,
     GroundTruthOpt,
-    NAME_LIMIT,
     IndexOpt,
-    clip,
     ModelOpt,
     NoCacheOpt,
     OptionOpt,
@@ -32,6 +31,7 @@ from agentracer.cli.common import (
     TimeoutOpt,
     TraceArg,
     app,
+    clip,
     close_sinks,
     connect_ray,
     err,
@@ -120,7 +120,9 @@ def inconsistency_warning(verdict: Verdict, trajectory: Trajectory) -> str | Non
 def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
     say = functools.partial(out.print, highlight=False)  # data: no (quadratic) highlighting
     if verdict.agent is None or verdict.step is None:
-        say(f"[yellow]no verdict[/yellow] ({verdict.parse_status}): {escape(clip(verdict.reason, 4000))}")
+        say(
+            f"[yellow]no verdict[/yellow] ({verdict.parse_status}): {escape(clip(verdict.reason, 4000))}"
+        )
         return
     step = trajectory.steps[verdict.step] if verdict.step < len(trajectory.steps) else None
     say(f"[bold]agent:[/bold] {escape(excerpt(verdict.agent, NAME_LIMIT))}")
@@ -150,7 +152,9 @@ def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
         say(f"[dim]note: {escape(excerpt(note, 600))}[/dim]")
     label = trajectory.label
     if label is not None:
-        say(f"[dim]gold label: {escape(excerpt(label.agent, NAME_LIMIT))} at step {label.step}[/dim]")
+        say(
+            f"[dim]gold label: {escape(excerpt(label.agent, NAME_LIMIT))} at step {label.step}[/dim]"
+        )
 
 
 @app.command()

@@ -14,7 +14,6 @@ from agentracer.serve.store import StoreError, TraceStore
 from agentracer.serve.worker import Worker, WorkerSettings
 from agentracer.tracers import Tracer
 
-
 SERVE_LOCK = ".serve.lock"
 
 

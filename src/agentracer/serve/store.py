@@ -454,9 +454,7 @@ class TraceStore:
         up once it has had MAX_ATTEMPTS attempts, else try again after `retry_in` s. Returns
         True when it was given up."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT attempts FROM traces WHERE trace_id=?", (trace_id,)
-            ).fetchone()
+            row = db.execute("SELECT attempts FROM traces WHERE trace_id=?", (trace_id,)).fetchone()
             give_up = row is not None and int(row["attempts"]) >= MAX_ATTEMPTS
             if give_up:
                 problem = f"gave up after {MAX_ATTEMPTS} attempts: {problem}"
@@ -468,9 +466,11 @@ class TraceStore:
         return give_up
 
     def attempts(self, trace_id: str) -> int:
-        row = self._connection().execute(
-            "SELECT attempts FROM traces WHERE trace_id=?", (trace_id,)
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT attempts FROM traces WHERE trace_id=?", (trace_id,))
+            .fetchone()
+        )
         return 0 if row is None else int(row["attempts"])
 
     def reopen_unreadable(self) -> int:
