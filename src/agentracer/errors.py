@@ -65,6 +65,11 @@ class ModelUnavailableError(LLMError):
     """The endpoint is unreachable, rejected the key, timed out or kept failing after retries."""
 
 
+class InvalidAnswerError(LLMError):
+    """The model answered text that is not valid Unicode (a lone UTF-16 surrogate): it can be
+    neither cached nor printed."""
+
+
 class ContextLengthError(LLMError):
     """The prompt does not fit the model's context window.
 

@@ -50,6 +50,9 @@ def span_assembler(document: dict[str, Any]) -> list[Trajectory]:
     return [builder.build()]
 
 
+SERVER_KEYS = ("allow_hosts", "body_grace", "min_body_rate", "host")
+
+
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     services: list[Service] = []
@@ -68,6 +71,7 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
                 port=0,
                 max_body=worker.pop("max_body", 1 << 20),
                 max_concurrent=worker.pop("max_concurrent", 16),
+                **{key: worker.pop(key) for key in SERVER_KEYS if key in worker},
             ),
             WorkerSettings(settle=settle, tracer=tracer, poll=0.05, **worker),
             assembler=assembler,

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from agentracer.serve.store import STORE_FILE, TraceStore
 from tests.serve.conftest import interruptible
 from tests.serve.test_receiver import post
@@ -39,18 +41,25 @@ def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
     raise AssertionError("the server did not start")
 
 
-def request(n: int) -> bytes:
+def request(n: int, per_request: int = SPANS_PER_REQUEST) -> bytes:
     trace = f"{n + 1:032x}"
     spans = [
         {"traceId": trace, "spanId": f"{i + 1:016x}", "name": f"span {i}",
          "parentSpanId": "" if i == 0 else f"{1:016x}", "startTimeUnixNano": str(i),
          "endTimeUnixNano": str(i + 1), "attributes": [{"key": "pad", "value": {"stringValue": "x" * 200}}]}
-        for i in range(SPANS_PER_REQUEST)
+        for i in range(per_request)
     ]  # fmt: skip
     return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
 
 
-def test_kill_mid_write_loses_no_acknowledged_span(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "per_request, clients",
+    [(SPANS_PER_REQUEST, 4), (1, 8)],  # one span a request: what group commit batches
+    ids=["40-spans-a-request", "1-span-a-request"],
+)
+def test_kill_mid_write_loses_no_acknowledged_span(
+    tmp_path: Path, per_request: int, clients: int
+) -> None:
     store_dir = tmp_path / "store"
     process, endpoint = start_server(store_dir)
     acked: list[int] = []
@@ -62,14 +71,14 @@ def test_kill_mid_write_loses_no_acknowledged_span(tmp_path: Path) -> None:
             with lock:
                 n = next(counter)
             try:
-                status, _ = post(f"{endpoint}/v1/traces", request(n))
+                status, _ = post(f"{endpoint}/v1/traces", request(n, per_request))
             except OSError:
                 return  # the server is gone
             if status == 200:
                 with lock:
                     acked.append(n)
 
-    threads = [threading.Thread(target=client) for _ in range(4)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
         thread.start()
     while len(acked) < 30:  # kill it while requests are in flight
@@ -84,8 +93,8 @@ def test_kill_mid_write_loses_no_acknowledged_span(tmp_path: Path) -> None:
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     counts = dict(db.execute("SELECT trace_id, count(*) FROM spans GROUP BY trace_id").fetchall())
     for n in acked:
-        assert counts.get(f"{n + 1:032x}") == SPANS_PER_REQUEST  # acknowledged: all there
-    assert set(counts.values()) == {SPANS_PER_REQUEST}  # every request whole or absent
+        assert counts.get(f"{n + 1:032x}") == per_request  # acknowledged: all there
+    assert set(counts.values()) == {per_request}  # every request whole or absent
     assert len(counts) <= sent
     rows = dict(db.execute("SELECT trace_id, n_spans FROM traces").fetchall())
     assert rows == counts  # the trace table agrees with the spans
@@ -95,13 +104,13 @@ def test_kill_mid_write_loses_no_acknowledged_span(tmp_path: Path) -> None:
     # stores nothing twice.
     process, endpoint = start_server(store_dir)
     try:
-        assert post(f"{endpoint}/v1/traces", request(acked[0]))[0] == 200
-        assert post(f"{endpoint}/v1/traces", request(10**6))[0] == 200
+        assert post(f"{endpoint}/v1/traces", request(acked[0], per_request))[0] == 200
+        assert post(f"{endpoint}/v1/traces", request(10**6, per_request))[0] == 200
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     store = TraceStore(store_dir)
     stored = store.get_trace(f"{acked[0] + 1:032x}")
-    assert stored is not None and len(stored.spans) == SPANS_PER_REQUEST
-    assert stored.summary.n_spans == SPANS_PER_REQUEST
+    assert stored is not None and len(stored.spans) == per_request
+    assert stored.summary.n_spans == per_request
     assert len(store.list_traces(limit=10**6)) == len(counts) + 1

@@ -90,3 +90,19 @@ def test_parse_choice_takes_the_first_named_choice() -> None:
     assert parse_choice("The upper half.", halves) == "first"
     assert parse_choice("no idea", halves) is None
     assert parse_choice("1. Yes\n2. Reason: ...", {"yes": "yes", "no": "no"}) == "yes"
+
+
+@pytest.mark.parametrize("parse", [parse_fields, parse_think_answer])
+def test_a_step_number_of_thousands_of_digits_is_out_of_the_log_not_a_crash(parse) -> None:  # type: ignore[no-untyped-def]
+    digits = "7" * 5000  # more than int() reads (4,300 digits)
+    text = (
+        f"Agent Name: Planner\nStep Number: {digits}\nReason: x"
+        if parse is parse_fields
+        else f"<think>t</think><answer>Planner | {digits}</answer>"
+    )
+    parsed = parse(text, TRAJECTORY)
+    assert parsed.agent == "Planner" and parsed.step is None and parsed.status == "partial"
+    assert any(
+        "answered step 777777777777… (5000 digits), outside the log" in n for n in parsed.notes
+    )
+    assert parse_fields("Step Number: 0000000000000003", TRAJECTORY).step == 3  # zeros are fine

@@ -253,9 +253,18 @@ def tracer_settings(
     )
 
 
+NAME_LIMIT = 60
+"""Characters of an agent name (or other one-line datum) the CLI prints."""
+
+
 def excerpt(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters (with its line breaks, unlike `excerpt`)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def rich_table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -258,6 +259,12 @@ def forecast_command(
     """
     if sum(x is not None for x in (trace, bench, follow)) != 1:
         raise AgenTracerError("give one of: a trajectory file, --bench, or --follow TRACE_ID")
+    for option_name, seconds in (("--wait", wait), ("--poll", poll), ("--quiet", quiet),
+                                 ("--follow-timeout", follow_timeout)):  # fmt: skip
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+            raise AgenTracerError(f"{option_name} must be a number of seconds, not {seconds}")
+    if poll <= 0:
+        raise AgenTracerError("--poll must be more than 0 seconds")
     settings = forecaster_settings(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
         concurrency=1, no_cache=False, cache_dir=None, constrain=None,

@@ -95,6 +95,14 @@ def serve(
         str, typer.Option(help="address to listen on; anything but loopback exposes your traces")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (4318 is the OTLP/HTTP port)")] = 4318,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="another name clients may use in the Host header (repeatable; '*' for any); "
+            "by default only the bound address, localhost, 127.0.0.1 and [::1]",
+        ),
+    ] = None,
     store: StoreOpt = None,
     settle: Annotated[
         float,
@@ -128,6 +136,14 @@ def serve(
     cache_dir: CacheDirOpt = None,
     constrain: ConstrainOpt = None,
     export_verdicts: ExportOpt = None,
+    attribute_timeout: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="seconds one trace's attribution may take (all its model calls); a trace "
+            "that runs past it, or crashes the tracer, is tried 3 times, then given up",
+        ),
+    ] = 900.0,
     phoenix: Annotated[
         str | None,
         typer.Option(
@@ -156,6 +172,11 @@ def serve(
         tracer, seed=seed, model=model, base_url=base_url, options=option, timeout=timeout,
         concurrency=1, no_cache=no_cache, cache_dir=cache_dir, constrain=constrain,
     )  # fmt: skip
+    # The tracer and its model are made now, as `attribute` makes them: an unknown tracer or
+    # model, or a missing model file, stops here instead of failing every attribution later.
+    from agentracer.tracers import create_tracer
+
+    attributor = create_tracer(tracer, settings)
     sinks = open_sinks(export_verdicts, settings.model)
     watcher = (
         _phoenix_watcher(phoenix, phoenix_project, phoenix_since, phoenix_every, settle, tracer,
@@ -169,14 +190,14 @@ def serve(
         tracer_settings=settings,
         with_ground_truth=ground_truth,
         on_verdict=[sink.send for sink in sinks],
+        attribute_timeout=attribute_timeout,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    server = ServerSettings(host, port, max_body, allow_hosts=tuple(allow_host or ()))
     try:
-        service = Service(_store_dir(store), ServerSettings(host, port, max_body), worker)
+        service = Service(_store_dir(store), server, worker, tracer=attributor)
     except OSError as error:
-        raise AgenTracerError(
-            f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
-        ) from None
+        raise AgenTracerError(listen_error(host, port, error)) from None
     if service.exposed:
         err.print(
             f"[bold red]WARNING: listening on {escape(host)}, not loopback: anyone who can reach "
@@ -203,6 +224,22 @@ def serve(
             watcher.stop()
         service.stop()
         close_sinks(sinks)
+
+
+def listen_error(host: str, port: int, error: OSError) -> str:
+    """Why `serve` cannot listen, and what to change: the port only when it is the port."""
+    import errno
+    import socket
+
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    reason = error.strerror or str(error)
+    if isinstance(error, socket.gaierror):
+        return f"cannot listen on {where}: --host {host!r} does not resolve ({reason})"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where} ({reason}); pick another --port"
+    if error.errno in (errno.EACCES, errno.EPERM) and port < 1024:
+        return f"cannot listen on {where} ({reason}); ports under 1024 need privileges"
+    return f"cannot listen on {where} ({reason}); check --host"
 
 
 def _phoenix_watcher(
@@ -241,12 +278,17 @@ def list_traces(
         typer.echo(json.dumps(document("traces", traces=rows), indent=2))
         return
     table = Table(title=f"{len(summaries)} traces")
-    for column in ("trace", "status", "agents", "steps", "verdict"):
+    # A trace id is never cut or wrapped (it is what you copy into `traces show`); the other
+    # columns fold around it.
+    table.add_column("trace", no_wrap=True, min_width=32)
+    for column in ("status", "agents", "steps", "verdict"):
         table.add_column(column, overflow="fold")
     for s in summaries:
         status = s.state if s.failed is None else ("failed" if s.failed else "ok")
         if s.state == "pending":
             status += " (attributing)"
+        elif s.state == "gave up" and s.failed is not None:
+            status += " (gave up)"
         verdict = s.verdict
         said = (
             f"{verdict.agent} at step {verdict.step} ({verdict.tracer})"

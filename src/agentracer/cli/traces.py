@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from agentracer import api
 from agentracer.cli.common import (
+    NAME_LIMIT,
     BaseUrlOpt,
     CacheDirOpt,
     ConstrainOpt,
@@ -29,6 +31,7 @@ from agentracer.cli.common import (
     TimeoutOpt,
     TraceArg,
     app,
+    clip,
     close_sinks,
     connect_ray,
     err,
@@ -68,24 +71,28 @@ def show(
         typer.echo(json.dumps(document.trajectory_document(trajectory), indent=2))
         return
     label = trajectory.label
-    out.print(f"[bold]{escape(trajectory.id)}[/bold]  outcome: {trajectory.outcome.value}")
-    out.print(f"[bold]question:[/bold] {escape(excerpt(trajectory.question, 400))}")
+    # Data is printed capped and without rich's highlighting: both are quadratic in the length
+    # of a word (a 32 KB agent name took 14 s, 50 MB over five minutes).
+    say = functools.partial(out.print, highlight=False)
+    say(f"[bold]{escape(excerpt(trajectory.id, 200))}[/bold]  outcome: {trajectory.outcome.value}")
+    say(f"[bold]question:[/bold] {escape(excerpt(trajectory.question, 400))}")
     if trajectory.context:
         # what the agents were told (a system prompt, a policy): never a step, never blamed
-        out.print(
+        say(
             f"[bold]context[/bold] ({len(trajectory.context):,} characters, not a step): "
             f"{escape(excerpt(trajectory.context, 200))}"
         )
-    out.print(f"[bold]agents:[/bold] {escape(', '.join(trajectory.agents) or '(none)')}")
+    agents = ", ".join(excerpt(agent, NAME_LIMIT) for agent in trajectory.agents)
+    say(f"[bold]agents:[/bold] {escape(excerpt(agents, 600) or '(none)')}")
     table = Table(show_lines=False, expand=True)
     table.add_column("step", justify="right", no_wrap=True)
-    table.add_column("speaker", no_wrap=True)
+    table.add_column("speaker", no_wrap=True, overflow="ellipsis", max_width=32)
     table.add_column("content")
     table.add_column("", no_wrap=True)
     for step in trajectory.steps:
-        speaker = (
-            step.speaker if step.kind.value == "agent" else f"{step.speaker} ({step.kind.value})"
-        )
+        speaker = excerpt(step.speaker, NAME_LIMIT)
+        if step.kind.value != "agent":
+            speaker += f" ({step.kind.value})"
         gold = label is not None and label.step == step.index
         marked = label is not None and step.index in label.failure_steps()
         table.add_row(
@@ -97,18 +104,21 @@ def show(
         )
     out.print(table)
     if label is not None:
-        out.print(
-            f"[bold]gold label:[/bold] {escape(label.agent)} at step {label.step}"
-            f" ({escape(label.provenance.method)}): {escape(excerpt(label.reason, 300))}"
+        say(
+            f"[bold]gold label:[/bold] {escape(excerpt(label.agent, NAME_LIMIT))} at step "
+            f"{label.step} ({escape(excerpt(label.provenance.method, 80))}): "
+            f"{escape(excerpt(label.reason, 300))}"
         )
         others = [f for f in label.failures if f.step != label.step or f.agent != label.agent]
         if others:
-            marked_steps = ", ".join(f"{escape(f.agent)} at {f.step}" for f in others)
-            out.print(f"[bold]other annotated failures:[/bold] {marked_steps}")
+            marked_steps = ", ".join(
+                f"{escape(excerpt(f.agent, NAME_LIMIT))} at {f.step}" for f in others
+            )
+            say(f"[bold]other annotated failures:[/bold] {escape(excerpt(marked_steps, 600))}")
     if trajectory.flags:
-        out.print(f"[yellow]flags:[/yellow] {', '.join(trajectory.flags)}")
+        say(f"[yellow]flags:[/yellow] {escape(excerpt(', '.join(trajectory.flags), 400))}")
     for note in trajectory.notes:
-        out.print(f"[dim]note: {escape(note)}[/dim]")
+        say(f"[dim]note: {escape(excerpt(note, 400))}[/dim]")
 
 
 def inconsistency_warning(verdict: Verdict, trajectory: Trajectory) -> str | None:
@@ -122,37 +132,43 @@ def inconsistency_warning(verdict: Verdict, trajectory: Trajectory) -> str | Non
 
 
 def _print_verdict(verdict: Verdict, trajectory: Trajectory) -> None:
+    say = functools.partial(out.print, highlight=False)  # data: no (quadratic) highlighting
     if verdict.agent is None or verdict.step is None:
-        out.print(f"[yellow]no verdict[/yellow] ({verdict.parse_status}): {escape(verdict.reason)}")
+        say(
+            f"[yellow]no verdict[/yellow] ({verdict.parse_status}): {escape(clip(verdict.reason, 4000))}"
+        )
         return
     step = trajectory.steps[verdict.step] if verdict.step < len(trajectory.steps) else None
-    out.print(f"[bold]agent:[/bold] {escape(verdict.agent)}")
-    out.print(f"[bold]step:[/bold]  {verdict.step}")
-    out.print(f"[bold]reason:[/bold] {escape(verdict.reason)}")
+    say(f"[bold]agent:[/bold] {escape(excerpt(verdict.agent, NAME_LIMIT))}")
+    say(f"[bold]step:[/bold]  {verdict.step}")
+    say(f"[bold]reason:[/bold] {escape(clip(verdict.reason, 4000))}")
     if verdict.confidence is not None:
-        out.print(f"[bold]confidence:[/bold] {verdict.confidence:.2f}")
+        say(f"[bold]confidence:[/bold] {verdict.confidence:.2f}")
     if verdict.category is not None:
         mode = MODES.get(verdict.category)
         name = f" ({mode.name}; {TAXONOMY})" if mode else ""
-        out.print(f"[bold]category:[/bold] {escape(verdict.category)}{escape(name)}")
+        say(f"[bold]category:[/bold] {escape(verdict.category)}{escape(name)}")
     for item in verdict.evidence:
-        out.print(f"[bold]evidence, step {item.step}:[/bold] “{escape(item.quote)}”")
+        say(f"[bold]evidence, step {item.step}:[/bold] “{escape(clip(item.quote, 600))}”")
     if not verdict.evidence and step is not None:
-        out.print(
-            f"[bold]step {step.index} ({escape(step.speaker)}):[/bold] {escape(excerpt(step.content, 300))}"
+        say(
+            f"[bold]step {step.index} ({escape(excerpt(step.speaker, NAME_LIMIT))}):[/bold] "
+            f"{escape(excerpt(step.content, 300))}",
         )
     if step is not None and step.source_id:
-        out.print(f"[bold]source id:[/bold] {escape(step.source_id)}", highlight=False)
+        say(f"[bold]source id:[/bold] {escape(step.source_id)}")
     trace_id = trace_id_of(trajectory)
     if trace_id:
-        out.print(f"[bold]trace id:[/bold] {trace_id}", highlight=False)
+        say(f"[bold]trace id:[/bold] {trace_id}")
     if verdict.suggested_fix:
-        out.print(f"[bold]suggested fix:[/bold] {escape(verdict.suggested_fix)}")
+        say(f"[bold]suggested fix:[/bold] {escape(clip(verdict.suggested_fix, 2000))}")
     for note in verdict.notes:
-        out.print(f"[dim]note: {escape(note)}[/dim]")
+        say(f"[dim]note: {escape(excerpt(note, 600))}[/dim]")
     label = trajectory.label
     if label is not None:
-        out.print(f"[dim]gold label: {escape(label.agent)} at step {label.step}[/dim]")
+        say(
+            f"[dim]gold label: {escape(excerpt(label.agent, NAME_LIMIT))} at step {label.step}[/dim]"
+        )
 
 
 @app.command()
@@ -236,7 +252,7 @@ def attribute(
     )  # the library adds a note when the verdict does not fit the run; say it here too
     mismatch = inconsistency_warning(verdict, trajectory)
     if mismatch:
-        err.print(f"[yellow]warning:[/yellow] {escape(mismatch)}")
+        err.print(f"[yellow]warning:[/yellow] {escape(excerpt(mismatch, 600))}", highlight=False)
     if as_json:
         typer.echo(json.dumps(document.attribution(trajectory, verdict), indent=2))
     else:

@@ -23,10 +23,23 @@ LOCK_FILE = ".lock"
 
 
 class RunLock:
-    """`with RunLock(run_dir):` holds the run directory or raises `RunDirectoryError`."""
+    """`with RunLock(run_dir):` holds the run directory or raises `RunDirectoryError`.
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / LOCK_FILE
+    `name`, `holder` and `hint` let other commands lock their directories the same way (e.g.
+    `serve` its trace store): what the second process is told is in use by what, and what to do.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        name: str = LOCK_FILE,
+        holder: str = "another evaluation",
+        hint: str = "wait for it to finish, or use another --out",
+    ) -> None:
+        self.path = directory / name
+        self.holder = holder
+        self.hint = hint
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -38,9 +51,7 @@ class RunLock:
             holder = _describe(os.read(fd, 4096))
             os.close(fd)
             raise RunDirectoryError(
-                f"is in use by another evaluation ({holder}); wait for it to finish, "
-                "or use another --out",
-                path=self.path.parent,
+                f"is in use by {self.holder} ({holder}); {self.hint}", path=self.path.parent
             ) from None
         me = {
             "pid": os.getpid(),

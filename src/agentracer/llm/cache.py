@@ -43,6 +43,10 @@ class ResponseCache:
             return None  # absent or unreadable: ask the model again
 
     def put(self, key: str, response: ChatResponse) -> None:
+        """Store `response` (an answer that is not valid Unicode is `InvalidAnswerError`)."""
+        from agentracer.llm.client import check_text  # the client imports this module
+
+        check_text(response.text, "the model")
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")

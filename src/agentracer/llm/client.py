@@ -13,7 +13,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from agentracer.errors import ModelNotFoundError
+from agentracer.errors import InvalidAnswerError, ModelNotFoundError
 from agentracer.llm.backend import Backend
 from agentracer.llm.cache import ResponseCache
 from agentracer.llm.types import ChatRequest, ChatResponse, ConnectionSettings
@@ -59,6 +59,7 @@ class ChatModel:
             return hit
         async with self._limit():
             response = await self.backend.complete(request)
+        check_text(response.text, self.name)
         if self.cache is not None and usable(response):
             self.cache.put(key, response)
         self.usage = self.usage + usage_of(response)
@@ -73,6 +74,19 @@ class ChatModel:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+def check_text(text: str, model: str) -> None:
+    """Refuse an answer holding a lone surrogate (an unpaired `\\ud800` escape in the server's
+    JSON): no file or terminal takes it, so it would fail later, as a traceback."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        raise InvalidAnswerError(
+            f"{model} answered text that is not valid Unicode (a lone surrogate U+{code:04X} at "
+            f"character {error.start})"
+        ) from None
 
 
 def usable(response: ChatResponse) -> bool:

@@ -83,10 +83,19 @@ class FailedIf:
 
     def __post_init__(self) -> None:
         try:
+            self._check()
+        except (RecursionError, MemoryError):  # `not not not …` or `((((…` thousands deep
+            raise RuleError(
+                f"--failed-if is nested too deeply ({len(self.expression)} characters); "
+                "write a flatter rule"
+            ) from None
+
+    def _check(self) -> None:
+        try:
             tree = ast.parse(self.expression, mode="eval")
         except SyntaxError as error:
             raise RuleError(
-                f"--failed-if {self.expression!r} is not an expression ({error.msg})"
+                f"--failed-if {self.expression!r:.200} is not an expression ({error.msg})"
             ) from None
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED):

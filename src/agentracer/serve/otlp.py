@@ -22,6 +22,8 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 STATUS_ERROR = 2
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+MAX_NANOS = 2**63 - 1  # the store keeps times as SQLite's signed 64-bit integers
 
 
 class OtlpError(AgenTracerError):
@@ -59,12 +61,27 @@ def decode_request(body: bytes, content_type: str | None) -> list[SpanRecord]:
     if media == JSON:
         try:
             document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except RecursionError:
+            raise OtlpError("the body is nested too deeply") from None
+        except ValueError as error:  # also a number of more digits than Python reads
             raise OtlpError(f"the body is not valid JSON ({error})") from None
+        if _SURROGATE_ESCAPE.search(body):
+            _refuse_lone_surrogates(document)
         return spans_of(document)
     raise OtlpError(
         f"unsupported Content-Type {content_type!r} (use {PROTOBUF} or {JSON})", status=415
     )
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    """A `\\ud800` escape with no pair decodes to a string that is not Unicode text: nothing
+    can store or print it, so the request is refused."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise OtlpError("the body holds a lone UTF-16 surrogate (\\ud800-\\udfff escape)") from None
+    except RecursionError:
+        raise OtlpError("the body is nested too deeply") from None
 
 
 def _protobuf_spans(body: bytes) -> list[SpanRecord]:
@@ -112,6 +129,9 @@ def _proto_span(
         body["flags"] = span.flags
     body["name"] = span.name
     body["kind"] = span.kind
+    for field in ("start_time_unix_nano", "end_time_unix_nano"):
+        if getattr(span, field) > MAX_NANOS:
+            raise OtlpError(f"{where}.{_camel(field)} is out of range (over {MAX_NANOS})")
     body["startTimeUnixNano"] = str(span.start_time_unix_nano)
     body["endTimeUnixNano"] = str(span.end_time_unix_nano)
     if span.attributes:
@@ -259,10 +279,20 @@ def _id(value: Any, size: int, where: str) -> str:
 
 def _nanos(value: Any, where: str) -> int:
     # OTLP/JSON writes 64-bit integers as decimal strings; plain numbers are accepted too.
-    try:
+    number: int | None = None
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():  # not inf or nan
         number = int(value)
-    except (TypeError, ValueError):
-        raise OtlpError(f"{where} must be an integer (nanoseconds), got {value!r:.60}") from None
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        digits = value.strip()
+        number = int(digits) if len(digits) <= 20 else MAX_NANOS + 1
+    if number is None:
+        raise OtlpError(f"{where} must be an integer (nanoseconds), got {value!r:.60}")
     if number < 0:
         raise OtlpError(f"{where} must not be negative")
+    if number > MAX_NANOS:
+        raise OtlpError(f"{where} is out of range (over {MAX_NANOS} ns)")
     return number

@@ -5,7 +5,10 @@ traces, put a verdict, plus the few queries the worker needs) so another databas
 replace SQLite without touching the receiver, the worker or the UI.
 
 Durability: `put_spans` writes a whole request in one transaction with `synchronous=FULL`, so
-when it returns the spans are on disk; the receiver acknowledges only after that. A span is
+when it returns the spans are on disk; the receiver acknowledges only after that. Concurrent
+calls share a transaction and its fsync (group commit: the thread that gets the write lock
+commits every request queued meanwhile, each in a savepoint of its own), and each returns only
+once that transaction is committed. A span is
 keyed by (trace id, span id), so an exporter that retries a request it never saw acknowledged
 does not store anything twice. A process killed mid-write leaves the previous transaction
 intact (SQLite rolls the unfinished one back on the next open).
@@ -33,6 +36,12 @@ OPEN = "open"  # spans are arriving; not assembled yet
 PENDING = "pending"  # assembled, failed, waiting for a verdict
 DONE = "done"  # assembled; a verdict is stored, or the run did not fail
 UNREADABLE = "unreadable"  # no importer could make a trajectory of it (see `problem`)
+GAVE_UP = "gave up"  # assembling or attributing it crashed or hung MAX_ATTEMPTS times (`problem`)
+
+MAX_ATTEMPTS = 3
+"""How often the worker tries one trace (assembly, then attribution) before giving up on it. An
+attempt is counted before it starts, so a trace that kills or hangs the whole server is given
+up after as many restarts."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -61,7 +70,8 @@ CREATE TABLE IF NOT EXISTS traces (
     n_steps INTEGER,
     trajectory TEXT,
     problem TEXT,
-    retry_at REAL NOT NULL DEFAULT 0
+    retry_at REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS traces_state ON traces (state, last_seen);
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -106,6 +116,7 @@ class TraceSummary:
     n_steps: int | None
     problem: str | None
     verdicts: list[Verdict] = field(default_factory=list)
+    attempts: int = 0
 
     @property
     def verdict(self) -> Verdict | None:
@@ -125,6 +136,11 @@ class StoreError(AgenTracerError):
     """The store cannot be opened or read."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot take a write now (disk full, read-only, deleted): the receiver answers
+    503, which exporters retry."""
+
+
 class TraceStore:
     """Spans, trajectories and verdicts in one SQLite file under `directory`.
 
@@ -141,10 +157,25 @@ class TraceStore:
                 f"cannot create the store directory ({error.strerror})", path=directory
             ) from None
         self.path = self.directory / STORE_FILE
+        self._identity: tuple[int, int] | None = None  # the file's (device, inode) once open
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._queue: list[_Request] = []  # put_spans calls waiting for a group commit
+        self._queue_lock = threading.Lock()
         with self._write_lock:
-            self._connection().executescript(_SCHEMA)  # idempotent; commits on its own
+            db = self._connection()
+            try:
+                db.executescript(_SCHEMA)  # idempotent; commits on its own
+            except sqlite3.OperationalError as error:  # read-only file or directory, full disk
+                raise StoreError(
+                    f"cannot write the trace store ({error}); serve needs a writable store",
+                    path=self.path,
+                ) from None
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(traces)")}
+            if "attempts" not in columns:  # a store written before attempts were counted
+                db.execute("ALTER TABLE traces ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            stat = self.path.stat()
+            self._identity = (stat.st_dev, stat.st_ino)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -169,10 +200,11 @@ class TraceStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # also a COMMIT that failed (disk full) leaves it open
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -206,27 +238,71 @@ class TraceStore:
             for span in spans
         ]  # fmt: skip
         roots = [span for span in spans if span.parent_id is None]
-        with self._write() as db:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            new = db.total_changes - before
-            if not new:
-                return 0  # all duplicates: the traces did not change
-            # Counting (rather than adding what was new) keeps n_spans right whatever the mix of
-            # new and duplicate spans; a trace whose count did not change is left as it was.
-            db.executemany(
-                "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) "
-                "SELECT ?1, ?2, ?2, count(*) FROM spans WHERE trace_id=?1 "
-                "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
-                "n_spans=excluded.n_spans, state='open', retry_at=0 "
-                "WHERE n_spans != excluded.n_spans",
-                [(trace_id, now) for trace_id in dict.fromkeys(span.trace_id for span in spans)],
+        self.check_present()
+        request = _Request(rows, roots, list(dict.fromkeys(span.trace_id for span in spans)), now)
+        with self._queue_lock:
+            self._queue.append(request)
+        # Group commit: whoever holds the write lock commits every request queued so far in one
+        # transaction (one fsync). A request that waited for the lock has usually been committed
+        # by then, by the thread before it; else it leads the next group.
+        with self._write_lock:
+            if not request.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if request.error is not None:
+            raise request.error
+        return request.new
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        """Commit `group` in one transaction; each request in a savepoint of its own, so one
+        that fails alone does not take the others with it. Called with the write lock held."""
+        try:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for request in group:
+                    db.execute("SAVEPOINT request")
+                    try:
+                        request.new = _insert_spans(db, request)
+                    except Exception as error:  # this request's data: it fails alone
+                        db.execute("ROLLBACK TO request")
+                        request.error = error
+                    db.execute("RELEASE request")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # also a COMMIT that failed (disk full)
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:  # disk full, I/O error, read-only: nothing was stored
+            failure = StoreUnavailableError(f"cannot store the spans ({error})", path=self.path)
+            for request in group:
+                request.error, request.new = failure, 0
+        except BaseException as error:
+            for request in group:
+                request.error, request.new = error, 0
+            raise
+        finally:
+            for request in group:
+                request.done = True
+        for request in group:
+            if isinstance(request.error, sqlite3.Error):
+                request.error = StoreUnavailableError(
+                    f"cannot store the spans ({request.error})", path=self.path
+                )
+
+    def check_present(self) -> None:
+        """Refuse to write into a store file that was deleted or replaced since it was opened:
+        SQLite would go on writing into the unlinked file, and acknowledged spans would be lost."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            stat = None
+        if stat is None or (stat.st_dev, stat.st_ino) != self._identity:
+            raise StoreUnavailableError(
+                "the store file was deleted or replaced while serve ran; restart serve",
+                path=self.path,
             )
-            db.executemany(
-                "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
-                [(span.name, int(span.end_ns is not None), span.trace_id) for span in roots],
-            )
-        return new
 
     def get_trace(self, trace_id: str) -> StoredTrace | None:
         """The trace with its spans (by start time), trajectory and verdicts; None if unknown."""
@@ -277,7 +353,7 @@ class TraceStore:
                 (trace_id, verdict.tracer, time.time(), verdict.model_dump_json()),
             )
             db.execute(
-                "UPDATE traces SET state=?, problem=NULL WHERE trace_id=? AND state=?",
+                "UPDATE traces SET state=?, problem=NULL, attempts=0 WHERE trace_id=? AND state=?",
                 (DONE, trace_id, PENDING),
             )
 
@@ -288,9 +364,9 @@ class TraceStore:
         seconds, or no root arrived at all and nothing for `orphan_quiet` seconds."""
         now = time.time() if now is None else now
         rows = self._connection().execute(
-            "SELECT trace_id FROM traces WHERE state=? AND "
+            "SELECT trace_id FROM traces WHERE state=? AND retry_at<=? AND "
             "((root_ended=1 AND last_seen<=?) OR last_seen<=?) ORDER BY last_seen",
-            (OPEN, now - quiet, now - orphan_quiet),
+            (OPEN, now, now - quiet, now - orphan_quiet),
         )
         return [row["trace_id"] for row in rows]
 
@@ -318,7 +394,7 @@ class TraceStore:
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE traces SET state=?, failed=?, trajectory=?, agents=?, n_steps=?, "
-                "problem=? WHERE trace_id=? AND state=? AND last_seen=?",
+                "problem=?, attempts=0, retry_at=0 WHERE trace_id=? AND state=? AND last_seen=?",
                 (
                     state,
                     None if failed is None else int(failed),
@@ -331,12 +407,71 @@ class TraceStore:
             return cursor.rowcount == 1
 
     def put_problem(self, trace_id: str, problem: str, *, retry_in: float) -> None:
-        """An attribution failed: say why on the trace and try again after `retry_in` s."""
+        """An attribution failed for a reason that is not the trace's (the model endpoint is
+        down): say why, try again after `retry_in` s, and do not count the attempt."""
         with self._write() as db:
             db.execute(
-                "UPDATE traces SET problem=?, retry_at=? WHERE trace_id=?",
+                "UPDATE traces SET problem=?, retry_at=?, attempts=max(attempts - 1, 0) "
+                "WHERE trace_id=?",
                 (problem, time.time() + retry_in, trace_id),
             )
+
+    def begin_attempt(self, trace_id: str, what: str) -> int | None:
+        """Count an attempt at `what` ("assembly", "attribution") before it starts; returns its
+        number. Until the attempt ends, the trace says it did not finish: the reason that is
+        left if the server dies during it. A trace that has had its MAX_ATTEMPTS already (the
+        server died during each) is given up instead, and None returned."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT attempts, problem FROM traces WHERE trace_id=?", (trace_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            if int(row["attempts"]) >= MAX_ATTEMPTS:
+                db.execute(
+                    "UPDATE traces SET state=?, problem=? WHERE trace_id=?",
+                    (GAVE_UP, f"gave up after {MAX_ATTEMPTS} attempts: {row['problem']}", trace_id),
+                )
+                return None
+            attempt = int(row["attempts"]) + 1
+            db.execute(
+                "UPDATE traces SET attempts=?, problem=? WHERE trace_id=?",
+                (attempt, f"{what} attempt {attempt} did not finish (the server stopped during it)",
+                 trace_id),
+            )  # fmt: skip
+        return attempt
+
+    def end_attempt(self, trace_id: str) -> None:
+        """An attempt was interrupted by a shutdown, not by the trace: it does not count."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE traces SET attempts=max(attempts - 1, 0), problem=NULL WHERE trace_id=?",
+                (trace_id,),
+            )
+
+    def put_failure(self, trace_id: str, problem: str, *, retry_in: float) -> bool:
+        """An attempt failed because of the trace (a crash, a hang): say why, and give the trace
+        up once it has had MAX_ATTEMPTS attempts, else try again after `retry_in` s. Returns
+        True when it was given up."""
+        with self._write() as db:
+            row = db.execute("SELECT attempts FROM traces WHERE trace_id=?", (trace_id,)).fetchone()
+            give_up = row is not None and int(row["attempts"]) >= MAX_ATTEMPTS
+            if give_up:
+                problem = f"gave up after {MAX_ATTEMPTS} attempts: {problem}"
+            db.execute(
+                "UPDATE traces SET problem=?, retry_at=?, state=CASE WHEN ? THEN ? ELSE state END "
+                "WHERE trace_id=?",
+                (problem, time.time() + retry_in, give_up, GAVE_UP, trace_id),
+            )
+        return give_up
+
+    def attempts(self, trace_id: str) -> int:
+        row = (
+            self._connection()
+            .execute("SELECT attempts FROM traces WHERE trace_id=?", (trace_id,))
+            .fetchone()
+        )
+        return 0 if row is None else int(row["attempts"])
 
     def reopen_unreadable(self) -> int:
         """Put traces that no importer could read back in the queue; returns how many."""
@@ -368,7 +503,45 @@ class TraceStore:
             n_steps=row["n_steps"],
             problem=row["problem"],
             verdicts=verdicts,
+            attempts=row["attempts"],
         )
+
+
+@dataclass
+class _Request:
+    """One `put_spans` call waiting for its group commit."""
+
+    rows: list[tuple[Any, ...]]
+    roots: list[SpanRecord]
+    trace_ids: list[str]
+    now: float
+    done: bool = False
+    new: int = 0
+    error: BaseException | None = None
+
+
+def _insert_spans(db: sqlite3.Connection, request: _Request) -> int:
+    """Write one request's spans inside the open transaction; returns how many were new."""
+    before = db.total_changes
+    db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)", request.rows)
+    new = db.total_changes - before
+    if not new:
+        return 0  # all duplicates: the traces did not change
+    # Counting (rather than adding what was new) keeps n_spans right whatever the mix of new
+    # and duplicate spans; a trace whose count did not change is left as it was.
+    db.executemany(
+        "INSERT INTO traces (trace_id, first_seen, last_seen, n_spans) "
+        "SELECT ?1, ?2, ?2, count(*) FROM spans WHERE trace_id=?1 "
+        "ON CONFLICT (trace_id) DO UPDATE SET last_seen=excluded.last_seen, "
+        "n_spans=excluded.n_spans, state='open', retry_at=0, attempts=0 "
+        "WHERE n_spans != excluded.n_spans",
+        [(trace_id, request.now) for trace_id in request.trace_ids],
+    )
+    db.executemany(
+        "UPDATE traces SET root_name=?, root_ended=? WHERE trace_id=?",
+        [(span.name, int(span.end_ns is not None), span.trace_id) for span in request.roots],
+    )
+    return new
 
 
 def _dump(obj: Any) -> str:

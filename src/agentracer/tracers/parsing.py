@@ -65,6 +65,13 @@ def check_step(value: str | int | None, trajectory: Trajectory, parsed: Parsed) 
     """An integer step inside the log, or None with a note saying why not."""
     if value is None:
         return None
+    if isinstance(value, str) and len(value.strip().lstrip("0")) > 12:  # int() refuses 4,300+
+        digits = value.strip()
+        parsed.notes.append(
+            f"answered step {digits[:12]}… ({len(digits)} digits), outside the log "
+            f"(0..{len(trajectory.steps) - 1})"
+        )
+        return None
     step = int(value)
     if 0 <= step < len(trajectory.steps):
         return step
