@@ -172,6 +172,18 @@ def main(
     ] = False,
 ) -> None:
     """AgenTracer: name the agent and the step that made a multi-agent run fail."""
+    _follow_columns()
+
+
+def _follow_columns() -> None:
+    """Size the consoles by `COLUMNS` as it is when a command runs.
+
+    rich fixes a console's width from `COLUMNS` once, when it is made (at import); a caller that
+    runs several commands in one process (tests, notebooks) with another width would get the
+    first one's. Unset or not a number: rich's own rule (the terminal, else 80)."""
+    columns = os.environ.get("COLUMNS", "")
+    for console in (out, err):
+        console._width = int(columns) if columns.isdigit() else None
 
 
 def user_errors(command: F) -> F:

@@ -281,7 +281,8 @@ def list_traces(
     # A trace id is never cut or wrapped (it is what you copy into `traces show`); the other
     # columns fold around it.
     table.add_column("trace", no_wrap=True, min_width=32)
-    for column in ("status", "agents", "steps", "verdict"):
+    table.add_column("status", no_wrap=True)  # short words, searched for by scripts
+    for column in ("agents", "steps", "verdict"):
         table.add_column(column, overflow="fold")
     for s in summaries:
         status = s.state if s.failed is None else ("failed" if s.failed else "ok")
@@ -293,13 +294,17 @@ def list_traces(
         said = (
             f"{verdict.agent} at step {verdict.step} ({verdict.tracer})"
             if verdict is not None
-            else s.problem or ""
+            else ("(below)" if s.problem else "")
         )
         table.add_row(
             escape(s.trace_id), status, escape(", ".join(s.agents)),
             "" if s.n_steps is None else str(s.n_steps), escape(said),
         )  # fmt: skip
     out.print(table)
+    # A problem is a sentence: printed whole under the table, not folded into a narrow cell.
+    for s in summaries:
+        if s.verdict is None and s.problem:
+            out.print(f"{escape(s.trace_id)}: {escape(s.problem)}", highlight=False)
 
 
 def _get(store: Path | None, trace_id: str):  # type: ignore[no-untyped-def]
