@@ -21,7 +21,6 @@ import http.client
 import os
 import platform
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,18 +34,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-
-def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentracer.cli", "serve", "--port", "0", "--store", str(store),
-         "--settle", "3600", "--tracer", "last-agent-step"],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "OTEL_EXPORTER_OTLP_ENDPOINT=" in line:
-            return process, line.split("OTEL_EXPORTER_OTLP_ENDPOINT=")[1].split(")")[0].strip()
-    raise SystemExit("the server did not start")
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import start_server  # the same server start as the ingest benchmark
 
 
 def one_span_bodies(n: int) -> list[bytes]:
@@ -163,7 +152,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"load average {load}; server from {os.environ.get('PYTHONPATH', 'the installed package')}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        process, endpoint = start_server(Path(tmp) / "store")
+        process, endpoint = start_server(Path(tmp) / "store", settle=3600)
         try:
             per_span(endpoint, Path(tmp) / "store", args.exporters, args.seconds, process.pid)
             burst(endpoint, args.clients, args.rounds)
