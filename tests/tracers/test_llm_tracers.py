@@ -2,6 +2,8 @@
 
 import asyncio
 import math
+import os
+import re
 
 import pytest
 
@@ -12,6 +14,7 @@ from agentracer.tracers.agentracer import AgenTracerTracer
 from agentracer.tracers.all_at_once import AllAtOnceTracer
 from agentracer.tracers.binary_search import BinarySearchTracer
 from agentracer.tracers.llm_tracer import LLMTracerOptions
+from agentracer.tracers import prompts
 from agentracer.tracers.step_by_step import StepByStepTracer
 from agentracer.trajectory import Trajectory
 from tests.conftest import EXAMPLE
@@ -90,7 +93,7 @@ def test_step_by_step_stops_at_the_first_yes_and_skips_tools() -> None:
     def answer(request: ChatRequest) -> str:
         return (
             "1. Yes\n2. Reason: 3h25 is wrong"
-            if "step 1 by Time_Expert" in _prompt(request)
+            if "step 1, by Time_Expert" in _prompt(request)
             else "1. No\n2. Reason: fine"
         )
 
@@ -199,3 +202,38 @@ def test_an_unknown_window_caps_what_is_sent() -> None:
     smaller = AllAtOnceTracer(ChatModel(backend), LLMTracerOptions(max_prompt_chars=50_000))
     _run(smaller, huge)
     assert sum(len(m["content"]) for m in backend.requests[-1].messages) <= 50_000
+
+
+def _first_half_or_no(request: ChatRequest) -> str:
+    return "Half: first\nReason: r" if "Half" in _prompt(request) else "1. No\n2. Reason: r"
+
+
+@pytest.mark.parametrize("window", [None, 4096], ids=["whole log", "log cut to a window"])
+@pytest.mark.parametrize("tracer_cls", [BinarySearchTracer, StepByStepTracer])
+def test_the_calls_of_a_verdict_share_the_whole_log_byte_for_byte(
+    who_and_when: Benchmark, tracer_cls, window: int | None
+) -> None:
+    trajectory = next(t for _, t in who_and_when.trajectories() if t.id == "hand-crafted/1")
+    backend = ScriptedBackend(_first_half_or_no, context_window=window)
+    verdict = _run(tracer_cls(ChatModel(backend)), trajectory)
+    users = [_prompt(r) for r in backend.requests]
+    assert len(users) >= 4 and len({r.messages[0]["content"] for r in backend.requests}) == 1
+    shared = os.path.commonprefix(users)
+    assert all(f"Step {s.index} - {s.speaker}: " in shared for s in trajectory.steps)
+    assert not any(re.search(r"^Step \d+ - ", u[len(shared) :], re.M) for u in users)
+    assert ("log shortened" in " ".join(verdict.notes)) == (window is not None)
+
+
+def test_tracers_on_the_same_run_send_the_same_prefix() -> None:
+    contents = [s.content for s in TRAJECTORY.steps]
+    prefix = prompts.shared_prefix(TRAJECTORY, contents, with_ground_truth=True)
+    tracers = [AllAtOnceTracer, AgenTracerTracer, StepByStepTracer, BinarySearchTracer]
+    for cls in tracers:
+        backend = ScriptedBackend(lambda r: "no answer")
+        options = LLMTracerOptions(step_numbers=True) if cls is AllAtOnceTracer else None
+        _run(cls(ChatModel(backend), options), with_ground_truth=True)
+        assert all(
+            r.messages[0]["content"] == prompts.SYSTEM
+            and _prompt(r).startswith(prefix + prompts.SEPARATOR)
+            for r in backend.requests
+        ), cls.name

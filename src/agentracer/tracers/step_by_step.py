@@ -1,7 +1,10 @@
 """Step-by-step (Who&When): judge each agent step in turn; the first one judged decisive wins.
 
-Cost grows with the square of the log length (each call shows the whole prefix); the response
-cache makes an interrupted walk resume where it stopped.
+Every call shows the whole log first, the same bytes each time, and names the step under review
+last: on a server that caches prompt prefixes (the embedded model, llama.cpp, vLLM, hosted APIs)
+the log is read once and each further step costs its question. Without such a cache the cost
+grows with the log's length times the steps judged. The response cache makes an interrupted walk
+resume where it stopped.
 """
 
 from __future__ import annotations
