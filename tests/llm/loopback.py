@@ -8,6 +8,7 @@ Each request pops the next scripted reply; when the script is empty it answers w
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -127,6 +128,27 @@ class ScriptedServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class PrefixCache:
+    """A responder that answers like a server with a prompt cache of one slot (llama.cpp's):
+    it keeps the last prompt and reports, as OpenAI does
+    (`usage.prompt_tokens_details.cached_tokens`), how much of the new prompt it shares with
+    the last one, at 4 characters a token. `answer(body)` gives the text."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], str]) -> None:
+        self.answer = answer
+        self.last = ""
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        prompt = "".join(m.get("content") or "" for m in body.get("messages", []))
+        with self._lock:
+            shared = len(os.path.commonprefix([self.last, prompt]))
+            self.last = prompt
+        reply = completion(self.answer(body), prompt_tokens=len(prompt) // 4)
+        reply["usage"]["prompt_tokens_details"] = {"cached_tokens": shared // 4}
+        return Reply(body=reply)
 
 
 HTML_PAGE = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
