@@ -8,7 +8,6 @@ Each request pops the next scripted reply; when the script is empty it answers w
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -130,6 +129,16 @@ class ScriptedServer:
         self.httpd.server_close()
 
 
+def shared_length(a: str, b: str) -> int:
+    """Characters at the start of `a` and `b` that are the same (a prompt cache's reach)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class PrefixCache:
     """A responder that answers like a server with a prompt cache of one slot (llama.cpp's):
     it keeps the last prompt and reports, as OpenAI does
@@ -144,7 +153,7 @@ class PrefixCache:
     def __call__(self, body: dict[str, Any]) -> Reply:
         prompt = "".join(m.get("content") or "" for m in body.get("messages", []))
         with self._lock:
-            shared = len(os.path.commonprefix([self.last, prompt]))
+            shared = shared_length(self.last, prompt)
             self.last = prompt
         reply = completion(self.answer(body), prompt_tokens=len(prompt) // 4)
         reply["usage"]["prompt_tokens_details"] = {"cached_tokens": shared // 4}

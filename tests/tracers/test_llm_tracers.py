@@ -2,7 +2,6 @@
 
 import asyncio
 import math
-import os
 import re
 
 import pytest
@@ -10,14 +9,15 @@ import pytest
 from agentracer.errors import ContextLengthError
 from agentracer.formats import Benchmark, load_one
 from agentracer.llm import ChatModel, ChatRequest, ChatResponse
+from agentracer.tracers import prompts
 from agentracer.tracers.agentracer import AgenTracerTracer
 from agentracer.tracers.all_at_once import AllAtOnceTracer
 from agentracer.tracers.binary_search import BinarySearchTracer
 from agentracer.tracers.llm_tracer import LLMTracerOptions
-from agentracer.tracers import prompts
 from agentracer.tracers.step_by_step import StepByStepTracer
 from agentracer.trajectory import Trajectory
 from tests.conftest import EXAMPLE
+from tests.llm.loopback import shared_length
 
 TRAJECTORY = load_one(EXAMPLE)
 
@@ -218,7 +218,7 @@ def test_the_calls_of_a_verdict_share_the_whole_log_byte_for_byte(
     verdict = _run(tracer_cls(ChatModel(backend)), trajectory)
     users = [_prompt(r) for r in backend.requests]
     assert len(users) >= 4 and len({r.messages[0]["content"] for r in backend.requests}) == 1
-    shared = os.path.commonprefix(users)
+    shared = users[0][: min(shared_length(users[0], u) for u in users)]
     assert all(f"Step {s.index} - {s.speaker}: " in shared for s in trajectory.steps)
     assert not any(re.search(r"^Step \d+ - ", u[len(shared) :], re.M) for u in users)
     assert ("log shortened" in " ".join(verdict.notes)) == (window is not None)
