@@ -73,7 +73,9 @@ def cached_prompt_tokens(body: object) -> int:
     `timings.cache_n` or its older `tokens_cached`. 0 when it says nothing."""
     if not isinstance(body, dict):
         return 0
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        usage = {}
     details = usage.get("prompt_tokens_details")
     timings = body.get("timings")
     for value in (
