@@ -35,11 +35,13 @@ def test_all_at_once_numbers_entries_only_when_asked() -> None:
     assert "Agent Name:" in plain and "Step Number:" in plain and "counted from 0" in plain
 
 
-def test_step_by_step_shows_the_whole_log_and_names_the_step_last() -> None:
+def test_step_by_step_shows_only_the_log_up_to_the_step_a_prefix_of_the_shared_one() -> None:
     text = _user(prompts.step_by_step(TRAJECTORY, CONTENTS, 2, with_ground_truth=False))
-    assert "Step 2 - Verification_Expert" in text and "Step 5 - Planner" in text
-    question = text.rsplit("Step 5 - Planner", 1)[1]
-    assert "step 2, by Verification_Expert" in question
+    assert "Step 2 - Verification_Expert" in text and "Step 3 -" not in text
+    assert "step 2 by Verification_Expert" in text
+    log_so_far = text.rsplit(prompts.SEPARATOR, 2)[0]
+    shared = prompts.shared_prefix(TRAJECTORY, CONTENTS, with_ground_truth=False)
+    assert shared.startswith(log_so_far + "\n") and log_so_far.endswith(CONTENTS[2])
 
 
 def test_binary_search_shows_the_whole_log_and_asks_about_the_range_last() -> None:
@@ -56,7 +58,6 @@ def test_every_prompt_is_the_shared_prefix_then_its_question() -> None:
     built = [
         prompts.all_at_once(TRAJECTORY, CONTENTS, with_ground_truth=True, numbered=True),
         prompts.agentracer(TRAJECTORY, CONTENTS, with_ground_truth=True),
-        *(prompts.step_by_step(TRAJECTORY, CONTENTS, i, with_ground_truth=True) for i in (0, 1, 5)),
         prompts.binary_search(TRAJECTORY, CONTENTS, (0, 2), (4, 5), with_ground_truth=True),
         prompts.binary_search(TRAJECTORY, CONTENTS, (4, 4), (5, 5), with_ground_truth=True),
     ]

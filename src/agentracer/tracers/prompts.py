@@ -73,23 +73,28 @@ def shared_prefix(
     *,
     with_ground_truth: bool,
     numbered: bool = True,
+    upto: int | None = None,
 ) -> str:
     """Everything before the question: the run's context, the task, the whole log, the agents
     and how steps are counted. It depends only on the run, the setting and the rendering
-    (`numbered`), never on the call, so it is the same bytes in every call that shares them."""
+    (`numbered`), never on the call, so it is the same bytes in every call that shares them.
+
+    With `upto`, the log stops at that step and nothing follows it: the text is then the
+    first bytes of the whole prefix, so it too is read from a cache that holds the whole one."""
     where = (
         "Here is its log, one numbered entry per step:"
         if numbered
         else "Here is its log, one entry per step:"
     )
+    end = len(contents) if upto is None else upto + 1
     blocks = [
         context_block(trajectory),
         task_block(trajectory, with_ground_truth),
         f"The system failed. {where}",
-        render_log(trajectory, contents, range(len(contents)), numbered=numbered),
-        f"The agents are: {_agents(trajectory)}.",
-        STEP_COUNTING,
+        render_log(trajectory, contents, range(end), numbered=numbered),
     ]
+    if upto is None:
+        blocks += [f"The agents are: {_agents(trajectory)}.", STEP_COUNTING]
     return "\n\n".join(block for block in blocks if block is not None)
 
 
@@ -127,20 +132,20 @@ def all_at_once(
 def step_by_step(
     trajectory: Trajectory, contents: Sequence[str], step: int, *, with_ground_truth: bool
 ) -> list[dict[str, str]]:
-    """Is step `step` the decisive error? The whole log is the shared prefix (so each further
-    step costs only this question); the question names the step under review."""
+    """Is the newest step of the log 0..step the decisive error? As in Who&When, the judge sees
+    the log only up to the step under review; that log is the first bytes of the shared prefix
+    (`upto`), and of the next step's prompt, so a prefix-caching server reads each step once."""
     speaker = trajectory.steps[step].speaker
     question = "\n\n".join(
         [
-            f"The step under review is step {step}, by {speaker}. Look only at that entry, read "
-            "in the light of the steps before it. Does it contain a mistake that derails the "
-            "task and is responsible for the failure?",
+            f"The log above ends at the step under review. Look only at the most recent entry, "
+            f"step {step} by {speaker}. Does it contain a mistake that derails the task and is "
+            "responsible for the failure?",
             "Answer in exactly this format:\n1. Yes or No\n2. Reason: <one sentence>",
         ]
     )
-    return _messages(
-        shared_prefix(trajectory, contents, with_ground_truth=with_ground_truth), question
-    )
+    prefix = shared_prefix(trajectory, contents, with_ground_truth=with_ground_truth, upto=step)
+    return _messages(prefix, question)
 
 
 def binary_search(
