@@ -6,19 +6,18 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agentracer.cli import DISTRIBUTION, version_line  # noqa: F401  (DISTRIBUTION: kept here too)
 from agentracer.errors import AgenTracerError
-from agentracer.llm import ConnectionSettings
-from agentracer.llm.client import default_model_name
-from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
-from agentracer.tracers import TracerSettings
-from agentracer.tracers.registry import tracer_spec
+
+if TYPE_CHECKING:  # imported when used: `--version` must not load the models and tracers
+    from agentracer.tracers import TracerSettings
 
 app = typer.Typer(
     help="AgenTracer: name the agent and the step that made a multi-agent run fail.",
@@ -139,20 +138,9 @@ def close_sinks(sinks: list[Any], timeout: float = 10.0) -> None:
             err.print(f"[dim]{escape(delivery.summary())}[/dim]", highlight=False)
 
 
-DISTRIBUTION = "agentracer-attribution"
-"""The name on PyPI ("agentracer" there is an unrelated project); the command and the import
-package are `agentracer`."""
-
-
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version(DISTRIBUTION)
-        except PackageNotFoundError:
-            installed = "unknown (not installed as a distribution)"
-        typer.echo(f"agentracer {installed} ({DISTRIBUTION})")
+        typer.echo(version_line())
         raise typer.Exit()
 
 
@@ -214,6 +202,12 @@ def tracer_settings(
     """Settings for `tracer`, with the model resolved now so a run records which one it used.
     `needs_model` overrides the tracer registry's answer (for names that are not tracers, such
     as forecasters)."""
+    from agentracer.llm import ConnectionSettings
+    from agentracer.llm.client import default_model_name
+    from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
+    from agentracer.tracers import TracerSettings
+    from agentracer.tracers.registry import tracer_spec
+
     connection = ConnectionSettings(
         base_url=base_url,
         timeout=timeout,

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy
-
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.fast.features import FEATURES, step_features
 from agentracer.trajectory import StepKind, Trajectory
@@ -67,6 +65,8 @@ class FastModel:
         indices, rows = step_features(trajectory)
         if not rows:
             return [], []
+        import numpy  # here, not at import: registering the tracers must stay cheap
+
         return indices, [float(x) for x in self.booster.predict(numpy.asarray(rows, dtype=float))]
 
     def probabilities(self, trajectory: Trajectory) -> tuple[list[int], list[float]]:
@@ -168,6 +168,8 @@ def _fit_booster(
         "verbose": -1,
         **settings.extra,
     }
+    import numpy
+
     dataset = lightgbm.Dataset(
         numpy.asarray(rows, dtype=float),
         label=numpy.asarray(labels),

@@ -15,8 +15,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import numpy
-
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.fast.features import FEATURES, step_features
@@ -71,6 +69,8 @@ class FastTracer(Tracer):
         indices, rows = step_features(trajectory)
         if not rows:
             return [], [], []
+        import numpy  # here, not at import: registering the tracers must stay cheap
+
         raw = [float(x) for x in self.model.booster.predict(numpy.asarray(rows, dtype=float))]
         return indices, rows, softmax(raw, self.model.temperature)
 
