@@ -2,7 +2,9 @@
 
 On the embedded model (SmolLM2-135M Q4_1, in process; llama.cpp keeps the slot's last prompt),
 for each Who&When run given, with the correct answer in the prompt, no response cache, a fresh
-model per tracer (so no tracer profits from another's prompt):
+model per tracer (so no tracer profits from another's prompt). Every figure is llama.cpp's own
+(`timings` of each in-process call): prompt tokens, those read from its cache, and model time =
+milliseconds reading the prompt plus writing the answer, so any checkout can be measured:
 
 - `all-at-once` (default, unnumbered log): one call, its model time = the unit;
 - `binary-search`: its model time against that unit (target <= 1.3x);
@@ -18,7 +20,8 @@ model per tracer (so no tracer profits from another's prompt):
   share of binary-search's first call served from the cache the other tracer left.
 
 Runs against any checkout (`PYTHONPATH=OLD/src python benchmarks/prefix_cache.py` measures the
-code before the change; cached tokens print as "-" where the code does not record them).
+code before the change; with `--http`, the share prints as "-" where the code does not record
+cached tokens).
 
     AGENTRACER_THREADS=1 python benchmarks/prefix_cache.py --run algorithm-generated/1
 """
@@ -49,32 +52,60 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @dataclass
 class Call:
-    seconds: float
+    """One call, in llama.cpp's own figures (`timings`), so any checkout can be measured:
+    prompt tokens, those read from the cache, milliseconds reading the rest and writing."""
+
     prompt_tokens: int
-    cached: int | None  # None: this checkout does not record it
+    cached: int
+    prompt_ms: float
+    predicted_ms: float
     text: str
 
+    @property
+    def seconds(self) -> float:
+        return (self.prompt_ms + self.predicted_ms) / 1000
 
-class Recorder(ChatModel):
-    """A ChatModel that keeps every call; with `walk`, a step-by-step "Yes" is recorded and
-    passed on as "No", so every agent step is judged."""
 
-    def __init__(self, backend: Any, walk: bool = False) -> None:
-        ChatModel.__init__(self, backend, constrain=True)
+class _Timed:
+    """The xllamacpp server, keeping llama.cpp's figures of every in-process call."""
+
+    def __init__(self, server: Any, calls: list[Call]) -> None:
+        self._server, self._calls = server, calls
+
+    def handle_chat_completions(self, body: dict[str, Any]) -> Any:
+        result = self._server.handle_chat_completions(body)
+        if isinstance(result, dict) and "timings" in result:
+            timings, text = result["timings"], result["choices"][0]["message"].get("content")
+            self._calls.append(
+                Call(
+                    timings["prompt_n"] + timings.get("cache_n", 0), timings.get("cache_n", 0),
+                    timings["prompt_ms"], timings["predicted_ms"], text or "",
+                )
+            )  # fmt: skip
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+class TimedBackend(EmbeddedBackend):
+    def __init__(self, threads: int | None) -> None:
+        super().__init__(ensure_model(SMOLLM2_135M.name), name=SMOLLM2_135M.name, threads=threads)
         self.calls: list[Call] = []
-        self.walk = walk
+
+    def server(self) -> Any:
+        return _Timed(super().server(), self.calls)
+
+
+class Walk(ChatModel):
+    """Step-by-step's every step judged: a "Yes" is recorded by llama.cpp's figures and passed
+    on as "No", so the walk goes on."""
 
     async def chat(self, request: Any) -> Any:
         response = await ChatModel.chat(self, request)
-        cached = getattr(response, "cached_prompt_tokens", None)
-        self.calls.append(Call(response.seconds, response.prompt_tokens, cached, response.text))
-        if self.walk and response.text.lstrip().lower().startswith("1. yes"):
+        if response.text.lstrip().lower().startswith("1. yes"):
             response = response.model_copy(update={"text": "1. No\n2. Reason: (walk goes on)"})
         return response
-
-
-def _backend(threads: int | None) -> EmbeddedBackend:
-    return EmbeddedBackend(ensure_model(SMOLLM2_135M.name), name=SMOLLM2_135M.name, threads=threads)
 
 
 def _attribute(tracer: Any, trajectory: Trajectory) -> Any:
@@ -88,10 +119,8 @@ def _attribute(tracer: Any, trajectory: Trajectory) -> Any:
 
 
 def _share(calls: list[Call]) -> str:
-    if any(c.cached is None for c in calls) or not calls:
-        return "-"
     prompt = sum(c.prompt_tokens for c in calls)
-    return f"{100 * sum(c.cached or 0 for c in calls) / prompt:.0f}%" if prompt else "-"
+    return f"{100 * sum(c.cached for c in calls) / prompt:.0f}%" if prompt else "-"
 
 
 def _seconds(calls: list[Call]) -> float:
@@ -99,8 +128,8 @@ def _seconds(calls: list[Call]) -> float:
 
 
 def _tokens(calls: list[Call]) -> str:
-    cached = "-" if any(c.cached is None for c in calls) else sum(c.cached or 0 for c in calls)
-    return f"{sum(c.prompt_tokens for c in calls)} prompt tokens ({cached} cached)"
+    prompt, cached = sum(c.prompt_tokens for c in calls), sum(c.cached for c in calls)
+    return f"{prompt} prompt tokens, {prompt - cached} read ({cached} from the cache)"
 
 
 def _mark(verdict: Any, trajectory: Trajectory) -> str:
@@ -118,55 +147,68 @@ def measure(trajectory: Trajectory, threads: int | None, http: bool, shared: boo
         f"\n{trajectory.id}: {len(trajectory.agents)} agents, {len(trajectory.steps)} steps "
         f"({len(agent_steps)} agent steps)"
     )
-    model = Recorder(_backend(threads))
-    verdict = _attribute(AllAtOnceTracer(model), trajectory)
-    unit = _seconds(model.calls)
-    print(f"  all-at-once    1 call   {_tokens(model.calls)}, {unit:6.1f} s model; "
+    backend = TimedBackend(threads)
+    verdict = _attribute(AllAtOnceTracer(ChatModel(backend, constrain=True)), trajectory)
+    unit = _seconds(backend.calls)
+    print(f"  all-at-once    1 call   {_tokens(backend.calls)}; {unit:6.1f} s model; "
           f"{_mark(verdict, trajectory)}")  # fmt: skip
 
-    model = Recorder(_backend(threads))
-    verdict = _attribute(BinarySearchTracer(model), trajectory)
-    bs = model.calls
-    print(f"  binary-search  {len(bs)} calls  {_tokens(bs)}, {_seconds(bs):6.1f} s model = "
-          f"{_seconds(bs) / unit:.2f}x all-at-once; later calls cached: {_share(bs[1:])}; "
+    backend = TimedBackend(threads)
+    verdict = _attribute(BinarySearchTracer(ChatModel(backend, constrain=True)), trajectory)
+    bs = backend.calls
+    print(f"  binary-search  {len(bs)} calls  {_tokens(bs)}; {_seconds(bs):6.1f} s model = "
+          f"{_seconds(bs) / unit:.2f}x all-at-once; later calls from the cache: {_share(bs[1:])}; "
           f"{_mark(verdict, trajectory)}")  # fmt: skip
 
-    model = Recorder(_backend(threads), walk=True)
-    _attribute(StepByStepTracer(model), trajectory)
-    walk = model.calls
+    backend = TimedBackend(threads)
+    _attribute(StepByStepTracer(Walk(backend, constrain=True)), trajectory)
+    walk = backend.calls
     yes = next(
         (i for i, c in enumerate(walk) if c.text.lstrip().lower().startswith("1. yes")), None
     )
     upto = walk if yes is None else walk[: yes + 1]
+    label = trajectory.label
     natural = "no step judged decisive" if yes is None else (
         f"agent {agent_steps[yes].agent} "
-        f"({'right' if trajectory.label and agent_steps[yes].agent == trajectory.label.agent else 'wrong'}), "
+        f"({'right' if label and agent_steps[yes].agent == label.agent else 'wrong'}), "
         f"step {agent_steps[yes].index} "
-        f"({'right' if trajectory.label and agent_steps[yes].index == trajectory.label.step else 'wrong'})"
+        f"({'right' if label and agent_steps[yes].index == label.step else 'wrong'})"
     )  # fmt: skip
-    print(f"  step-by-step   {len(walk)} calls  {_tokens(walk)}, {_seconds(walk):6.1f} s model = "
+    print(f"  step-by-step   {len(walk)} calls  {_tokens(walk)}; {_seconds(walk):6.1f} s model = "
           f"{_seconds(walk) / len(walk) / unit:.2f}x all-at-once per judged step "
           f"({_seconds(walk) / unit:.2f}x for the whole walk); up to its verdict "
-          f"({len(upto)} calls): {_seconds(upto) / len(upto) / unit:.2f}x per step; later calls "
-          f"cached: {_share(walk[1:])}; {natural}")  # fmt: skip
+          f"({len(upto)} calls) {_seconds(upto) / len(upto) / unit:.2f}x per step; later calls "
+          f"from the cache: {_share(walk[1:])}; {natural}")  # fmt: skip
 
-    if http:
-        backend = _backend(threads)
-        connection = ConnectionSettings(base_url=backend.base_url, use_cache=False)
-        model = Recorder(get_model(f"openai/{SMOLLM2_135M.name}", connection).backend)
+    if http:  # the OpenAI-compatible backend reads the cache hits from the server's answer
+        server = TimedBackend(threads)
+        connection = ConnectionSettings(base_url=server.base_url, use_cache=False)
+        model = get_model(f"openai/{SMOLLM2_135M.name}", connection)
+        responses: list[Any] = []
+        chat = model.chat
+
+        async def recorded(request: Any) -> Any:
+            responses.append(await chat(request))
+            return responses[-1]
+
+        model.chat = recorded  # type: ignore[method-assign]
         _attribute(BinarySearchTracer(model), trajectory)
-        print(f"  binary-search over llama.cpp's HTTP server: {len(model.calls)} calls, "
-              f"{_tokens(model.calls)}, later calls cached: {_share(model.calls[1:])}")  # fmt: skip
+        said = [getattr(r, "cached_prompt_tokens", None) for r in responses]
+        later = sum(r.prompt_tokens for r in responses[1:])
+        share = "-" if None in said or not later else f"{100 * sum(said[1:]) / later:.0f}%"
+        print(f"  binary-search over llama.cpp's HTTP server, as the OpenAI-compatible backend "
+              f"recorded it: {len(responses)} calls, later calls from the cache: {share}")  # fmt: skip
     if shared:
-        backend = _backend(threads)
-        first = Recorder(backend)
+        backend = TimedBackend(threads)
         numbered = LLMTracerOptions(step_numbers=True, max_tokens=512)
-        asyncio.run(AllAtOnceTracer(first, numbered).attribute(trajectory, with_ground_truth=True))
-        second = Recorder(backend)
-        _attribute(BinarySearchTracer(second), trajectory)
-        print(f"  binary-search after all-at-once (step_numbers=true) on the same model: first "
-              f"call cached {_share(second.calls[:1])}, {second.calls[0].seconds:.1f} s "
-              f"(all-at-once's call: {first.calls[0].seconds:.1f} s)")  # fmt: skip
+        tracer = AllAtOnceTracer(ChatModel(backend, constrain=True), numbered)
+        asyncio.run(tracer.attribute(trajectory, with_ground_truth=True))
+        first = backend.calls[0]
+        _attribute(BinarySearchTracer(ChatModel(backend, constrain=True)), trajectory)
+        second = backend.calls[1]
+        print(f"  binary-search after all-at-once (step_numbers=true) on the same model: its first "
+              f"call {_share([second])} from the cache, {second.seconds:.1f} s "
+              f"(all-at-once's call: {first.seconds:.1f} s)")  # fmt: skip
 
 
 def main() -> None:
