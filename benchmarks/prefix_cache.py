@@ -127,6 +127,11 @@ def _seconds(calls: list[Call]) -> float:
     return sum(c.seconds for c in calls)
 
 
+def _read(calls: list[Call]) -> int:
+    """Prompt tokens the model had to read (not served from its cache)."""
+    return sum(c.prompt_tokens - c.cached for c in calls)
+
+
 def _tokens(calls: list[Call]) -> str:
     prompt, cached = sum(c.prompt_tokens for c in calls), sum(c.cached for c in calls)
     return f"{prompt} prompt tokens, {prompt - cached} read ({cached} from the cache)"
@@ -149,7 +154,7 @@ def measure(trajectory: Trajectory, threads: int | None, http: bool, shared: boo
     )
     backend = TimedBackend(threads)
     verdict = _attribute(AllAtOnceTracer(ChatModel(backend, constrain=True)), trajectory)
-    unit = _seconds(backend.calls)
+    unit, read = _seconds(backend.calls), _read(backend.calls)
     print(f"  all-at-once    1 call   {_tokens(backend.calls)}; {unit:6.1f} s model; "
           f"{_mark(verdict, trajectory)}")  # fmt: skip
 
@@ -157,7 +162,8 @@ def measure(trajectory: Trajectory, threads: int | None, http: bool, shared: boo
     verdict = _attribute(BinarySearchTracer(ChatModel(backend, constrain=True)), trajectory)
     bs = backend.calls
     print(f"  binary-search  {len(bs)} calls  {_tokens(bs)}; {_seconds(bs):6.1f} s model = "
-          f"{_seconds(bs) / unit:.2f}x all-at-once; later calls from the cache: {_share(bs[1:])}; "
+          f"{_seconds(bs) / unit:.2f}x all-at-once ({_read(bs) / read:.2f}x its tokens read); later "
+          f"calls from the cache: {_share(bs[1:])}; "
           f"{_mark(verdict, trajectory)}")  # fmt: skip
 
     backend = TimedBackend(threads)
@@ -176,13 +182,14 @@ def measure(trajectory: Trajectory, threads: int | None, http: bool, shared: boo
     )  # fmt: skip
     print(f"  step-by-step   {len(walk)} calls  {_tokens(walk)}; {_seconds(walk):6.1f} s model = "
           f"{_seconds(walk) / len(walk) / unit:.2f}x all-at-once per judged step "
-          f"({_seconds(walk) / unit:.2f}x for the whole walk); up to its verdict "
+          f"({_seconds(walk) / unit:.2f}x for the whole walk, {_read(walk) / read:.2f}x the tokens "
+          f"read); up to its verdict "
           f"({len(upto)} calls) {_seconds(upto) / len(upto) / unit:.2f}x per step; later calls "
           f"from the cache: {_share(walk[1:])}; {natural}")  # fmt: skip
 
     if http:  # the OpenAI-compatible backend reads the cache hits from the server's answer
         server = TimedBackend(threads)
-        connection = ConnectionSettings(base_url=server.base_url, use_cache=False)
+        connection = ConnectionSettings(base_url=server.base_url, use_cache=False, constrain=True)
         model = get_model(f"openai/{SMOLLM2_135M.name}", connection)
         responses: list[Any] = []
         chat = model.chat
