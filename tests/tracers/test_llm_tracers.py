@@ -263,4 +263,4 @@ def test_tracers_on_the_same_run_send_the_same_prefix() -> None:
     _run(StepByStepTracer(ChatModel(backend)), with_ground_truth=True)
     assert len(backend.requests) == len(TRAJECTORY.agent_steps())
     for request in backend.requests:
-        assert prefix.startswith(_before_question(_prompt(request)) + "\n")
+        assert (prefix + "\n").startswith(_before_question(_prompt(request)) + "\n")

@@ -64,9 +64,9 @@ def test_every_prompt_is_the_shared_prefix_then_its_question() -> None:
     for messages in built:
         assert messages[0] == {"role": "system", "content": prompts.SYSTEM}
         assert _user(messages).startswith(prefix + prompts.SEPARATOR)
-    # the prefix holds the task, every step and the fixed instructions; no call's question
+    # the prefix holds the task and every step; no call's question
     assert "190" in prefix and all(f"Step {i} - " in prefix for i in range(6))
-    assert prefix.endswith(prompts.STEP_COUNTING) and "half" not in prefix
+    assert prefix.endswith(CONTENTS[-1]) and "half" not in prefix and "Answer" not in prefix
 
 
 def test_the_runs_context_comes_first_and_is_not_a_step() -> None:

@@ -75,26 +75,21 @@ def shared_prefix(
     numbered: bool = True,
     upto: int | None = None,
 ) -> str:
-    """Everything before the question: the run's context, the task, the whole log, the agents
-    and how steps are counted. It depends only on the run, the setting and the rendering
-    (`numbered`), never on the call, so it is the same bytes in every call that shares them.
+    """Everything before the question: the run's context, the task and the whole log. It
+    depends only on the run, the setting and the rendering (`numbered`), never on the call or
+    the tracer, so it is the same bytes in every call that shares them. (The few instructions
+    after the log stay each method's own, worded as before, so no method's prompt moved.)
 
-    With `upto`, the log stops at that step and nothing follows it: the text is then the
-    first bytes of the whole prefix, so it too is read from a cache that holds the whole one."""
-    where = (
-        "Here is its log, one numbered entry per step:"
-        if numbered
-        else "Here is its log, one entry per step:"
-    )
+    With `upto`, the log stops at that step: the text is then the first bytes of the whole
+    prefix, so it too is read from a cache that holds the whole one."""
     end = len(contents) if upto is None else upto + 1
+    where = "one numbered entry per step" if numbered else "one entry per step"
     blocks = [
         context_block(trajectory),
         task_block(trajectory, with_ground_truth),
-        f"The system failed. {where}",
+        f"The system failed. Here is its log, {where}:",
         render_log(trajectory, contents, range(end), numbered=numbered),
     ]
-    if upto is None:
-        blocks += [f"The agents are: {_agents(trajectory)}.", STEP_COUNTING]
     return "\n\n".join(block for block in blocks if block is not None)
 
 
@@ -119,7 +114,8 @@ def all_at_once(
         [
             "Name the agent whose mistake is directly responsible for the failure, and the step at "
             "which that agent first made it. If no mistake is obvious, still decide on one single "
-            "agent and step.",
+            f"agent and step. The agents are: {_agents(trajectory)}.",
+            STEP_COUNTING,
             FIELDS_FORMAT,
         ]
     )
@@ -178,7 +174,7 @@ def agentracer(
     question = "\n\n".join(
         [
             "Find the decisive error: the earliest step whose correction would turn this failure "
-            "into success, and the agent that acted at that step.",
+            f"into success, and the agent that acted at that step. The agents are: {_agents(trajectory)}.",
             "First reason step by step inside <think></think>. Then give your answer as "
             "<answer>agent | step</answer>, with the agent's name and the step number, and write "
             "nothing after it.",
