@@ -4,12 +4,13 @@ The methods follow the published ones (Who&When's all-at-once, step-by-step and 
 AgenTracer's think/answer contract); the wording is ours. Every builder takes the step contents
 already fitted to the context window (see `agentracer.llm.context`), so step numbers never move.
 
-Layout: every prompt is `shared_prefix` (the run's context, the task, the whole log and the
-instructions that never change) followed by the question of this call. The prefix is
-byte-identical across the calls of one verdict (binary search's ranges, step-by-step's steps),
-across tracers on the same run and across an `eval` of several tracers, so a server that caches
-prompt prefixes (llama.cpp, vLLM, SGLang, the hosted APIs) reads the log once; only the question
-at the end is new.
+Layout: every prompt is `shared_prefix` (the run's context, the task, the whole log) followed
+by the question of this call (the method's instructions, the range or the step asked about, the
+answer format). The prefix is byte-identical across the calls of one verdict (binary search's
+ranges), across tracers on the same run and across an `eval` of several tracers; step-by-step
+shows the log up to the step under review, the first bytes of the same prefix. So a server that
+caches prompt prefixes (llama.cpp, vLLM, SGLang, the hosted APIs) reads the log once; only the
+question at the end is new.
 """
 
 from __future__ import annotations
