@@ -15,12 +15,17 @@ RUNS_PROGRAMS = frozenset({"record", "replay", "annotate", "feedback", "faithful
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:  # answered before the command line (typer) is imported
+        from agentracer.cli import version_line
+
+        print(version_line())
+        return
     credentials.receive()
     if RUNS_PROGRAMS.intersection(sys.argv[1:2]):
         credentials.hand_over()
-    from agentracer.cli import app
+    from agentracer.cli import load
 
-    app()
+    load(sys.argv[1:])()  # only the module of the command that runs is imported
 
 
 if __name__ == "__main__":

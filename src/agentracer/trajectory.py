@@ -178,6 +178,11 @@ class Usage(_Model):
     calls: int = 0
     cached_calls: int = Field(default=0, description="calls answered from the response cache")
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = Field(
+        default=0,
+        description="of the prompt tokens, those the server read from its prompt cache, where it "
+        "says so (0 when it does not)",
+    )
     completion_tokens: int = 0
     seconds: float = 0.0
 
@@ -186,6 +191,7 @@ class Usage(_Model):
             calls=self.calls + other.calls,
             cached_calls=self.cached_calls + other.cached_calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             seconds=self.seconds + other.seconds,
         )

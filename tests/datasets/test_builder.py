@@ -117,7 +117,9 @@ def test_analyzer_usage_is_per_recording(tmp_path: Path) -> None:
                      upstream_for=lambda _: ArithmeticUpstream(buggy=True),
                      analyzer=ModelAnalyzer(model))
         )  # fmt: skip
-    logged = [json.loads(line) for line in (tmp_path / "out" / "annotate.log").read_text().splitlines()]
+    logged = [
+        json.loads(line) for line in (tmp_path / "out" / "annotate.log").read_text().splitlines()
+    ]
     assert [entry["status"] for entry in logged] == ["labelled", "labelled"]
     for entry in logged:  # one proposed fix per step tried, each 10 + 5 tokens
         tried = len(entry["record"]["provenance"]["details"]["steps_tried"])

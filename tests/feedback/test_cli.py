@@ -46,7 +46,9 @@ def test_feedback_replays_with_the_critique_and_the_run_succeeds(
     assert bad.exit_code == 2 and "replay or task" in bad.output
 
 
-def test_feedback_refuses_a_run_that_did_not_fail(teachable: ScriptedServer, tmp_path: Path) -> None:
+def test_feedback_refuses_a_run_that_did_not_fail(
+    teachable: ScriptedServer, tmp_path: Path
+) -> None:
     """Issue 18, item 17: there is nothing to critique in a successful run; before, feedback
     blamed a step of it and ran it again."""
     module = [sys.executable, "-m", "agentracer.systems.math_team"]

@@ -129,6 +129,37 @@ class ScriptedServer:
         self.httpd.server_close()
 
 
+def shared_length(a: str, b: str) -> int:
+    """Characters at the start of `a` and `b` that are the same (a prompt cache's reach)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class PrefixCache:
+    """A responder that answers like a server with a prompt cache of one slot (llama.cpp's):
+    it keeps the last prompt and reports, as OpenAI does
+    (`usage.prompt_tokens_details.cached_tokens`), how much of the new prompt it shares with
+    the last one, at 4 characters a token. `answer(body)` gives the text."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], str]) -> None:
+        self.answer = answer
+        self.last = ""
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        prompt = "".join(m.get("content") or "" for m in body.get("messages", []))
+        with self._lock:
+            shared = shared_length(self.last, prompt)
+            self.last = prompt
+        reply = completion(self.answer(body), prompt_tokens=len(prompt) // 4)
+        reply["usage"]["prompt_tokens_details"] = {"cached_tokens": shared // 4}
+        return Reply(body=reply)
+
+
 HTML_PAGE = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
 
 

@@ -102,3 +102,36 @@ def test_no_key_and_no_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
 def test_api_key_never_appears_in_settings_dumps() -> None:
     settings = ConnectionSettings(api_key="sk-secret")
     assert "sk-secret" not in settings.model_dump_json() and "sk-secret" not in repr(settings)
+
+
+def _said(**fields) -> Reply:
+    """A completion of 100 prompt tokens whose server says in `fields` how many were cached."""
+    body = completion("ok", prompt_tokens=100)
+    for key, value in fields.items():
+        if key in ("prompt_tokens_details", "prompt_cache_hit_tokens"):
+            body["usage"][key] = value
+        else:
+            body[key] = value
+    return Reply(body=body)
+
+
+@pytest.mark.parametrize(
+    ("reply", "cached"),
+    [
+        (_said(prompt_tokens_details={"cached_tokens": 96}), 96),  # OpenAI, vLLM, llama.cpp
+        (_said(prompt_cache_hit_tokens=64), 64),  # DeepSeek
+        (_said(timings={"cache_n": 90, "prompt_n": 10}), 90),  # llama.cpp's timings
+        (_said(tokens_cached=80), 80),  # llama.cpp's older field
+        (_said(prompt_tokens_details={"cached_tokens": None}), 0),
+        (_said(), 0),  # the server says nothing: nothing is claimed
+    ],
+    ids=["details", "deepseek", "timings", "tokens_cached", "null", "silent"],
+)
+def test_cached_prompt_tokens_are_read_where_the_server_says_them(
+    scripted: ScriptedServer, reply: Reply, cached: int
+) -> None:
+    scripted.default = reply
+    model = _model(scripted)
+    response = asyncio.run(model.chat(REQUEST))
+    assert response.prompt_tokens == 100 and response.cached_prompt_tokens == cached
+    assert model.usage.cached_prompt_tokens == cached

@@ -85,7 +85,11 @@ def test_the_shipped_model_saw_every_labelled_source_and_its_card_holds_the_loso
     assert ids is not None and {"hand-crafted/1", "algorithm-generated/1"} <= ids[0]
     assert len(ids[0]) >= record["trajectories"]  # runs whose gold is not an agent step are skipped
     rows = record[LOSO_KEY]["rows"]
-    assert {r["left_out"] for r in rows} >= {"WW hand-crafted", "WW algorithm-generated", "TracerTraj"}
+    assert {r["left_out"] for r in rows} >= {
+        "WW hand-crafted",
+        "WW algorithm-generated",
+        "TracerTraj",
+    }
     assert all(r["trained_on"] and r["left_out"] not in r["trained_on"] for r in rows)
     card = (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
     assert "Leave-one-system-out" in card and "benchmarks/loso.py" in card

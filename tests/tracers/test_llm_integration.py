@@ -107,3 +107,45 @@ def test_hybrid_on_the_embedded_model_picks_from_the_shortlist(
     assert verdict.parse_status == "parsed", verdict.raw_output
     assert verdict.step in shortlist and is_consistent(verdict, TRAJECTORY)
     assert verdict.usage.calls == 1 and verdict.confidence is not None
+
+
+class _Recording(ChatModel):
+    """Keeps every response, to read each call's prompt-cache hits."""
+
+    def __init__(self, backend) -> None:
+        super().__init__(backend, constrain=True)
+        self.responses: list = []
+
+    async def chat(self, request):
+        response = await super().chat(request)
+        self.responses.append(response)
+        return response
+
+
+@pytest.mark.parametrize("through", ["in process", "loopback server"])
+def test_later_calls_of_a_verdict_read_the_log_from_the_prompt_cache(
+    embedded: EmbeddedBackend, through: str
+) -> None:
+    """llama.cpp keeps the slot's last prompt: with the log as the shared prefix, the second
+    and later calls of a binary search read only their question (measured: > 90% cached)."""
+    if through == "in process":
+        model = _Recording(embedded)
+    else:
+        connection = ConnectionSettings(base_url=embedded.base_url, use_cache=False)
+        model = _Recording(get_model("openai/smollm2-135m", connection).backend)
+
+    async def run():
+        try:
+            return await BinarySearchTracer(model).attribute(TRAJECTORY, with_ground_truth=True)
+        finally:
+            if through != "in process":
+                await model.aclose()
+
+    verdict = asyncio.run(run())
+    later = model.responses[1:]
+    assert later and verdict.usage.calls == len(model.responses)
+    for response in later:
+        assert response.cached_prompt_tokens >= 0.8 * response.prompt_tokens, response
+    assert verdict.usage.cached_prompt_tokens == sum(
+        r.cached_prompt_tokens for r in model.responses
+    )

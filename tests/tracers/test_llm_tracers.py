@@ -1,13 +1,16 @@
 """Control flow of the LLM tracers with a scripted model (parsing, search order, cost, errors)."""
 
 import asyncio
+import itertools
 import math
+import re
 
 import pytest
 
 from agentracer.errors import ContextLengthError
 from agentracer.formats import Benchmark, load_one
 from agentracer.llm import ChatModel, ChatRequest, ChatResponse
+from agentracer.tracers import prompts
 from agentracer.tracers.agentracer import AgenTracerTracer
 from agentracer.tracers.all_at_once import AllAtOnceTracer
 from agentracer.tracers.binary_search import BinarySearchTracer
@@ -15,6 +18,7 @@ from agentracer.tracers.llm_tracer import LLMTracerOptions
 from agentracer.tracers.step_by_step import StepByStepTracer
 from agentracer.trajectory import Trajectory
 from tests.conftest import EXAMPLE
+from tests.llm.loopback import shared_length
 
 TRAJECTORY = load_one(EXAMPLE)
 
@@ -199,3 +203,64 @@ def test_an_unknown_window_caps_what_is_sent() -> None:
     smaller = AllAtOnceTracer(ChatModel(backend), LLMTracerOptions(max_prompt_chars=50_000))
     _run(smaller, huge)
     assert sum(len(m["content"]) for m in backend.requests[-1].messages) <= 50_000
+
+
+def _first_half_or_no(request: ChatRequest) -> str:
+    return "Half: first\nReason: r" if "Half" in _prompt(request) else "1. No\n2. Reason: r"
+
+
+def _before_question(text: str) -> str:
+    """A prompt's text before the question of its call (the part a cache may hold)."""
+    return text.rsplit(prompts.SEPARATOR, 2)[0]
+
+
+@pytest.mark.parametrize("window", [None, 4096], ids=["whole log", "log cut to a window"])
+def test_the_calls_of_a_binary_search_share_the_whole_log_byte_for_byte(
+    who_and_when: Benchmark, window: int | None
+) -> None:
+    trajectory = next(t for _, t in who_and_when.trajectories() if t.id == "hand-crafted/1")
+    backend = ScriptedBackend(_first_half_or_no, context_window=window)
+    verdict = _run(BinarySearchTracer(ChatModel(backend)), trajectory)
+    users = [_prompt(r) for r in backend.requests]
+    assert len(users) >= 4 and len({r.messages[0]["content"] for r in backend.requests}) == 1
+    shared = users[0][: min(shared_length(users[0], u) for u in users)]
+    assert all(f"Step {s.index} - {s.speaker}: " in shared for s in trajectory.steps)
+    assert not any(re.search(r"^Step \d+ - ", u[len(shared) :], re.M) for u in users)
+    assert ("log shortened" in " ".join(verdict.notes)) == (window is not None)
+
+
+@pytest.mark.parametrize("window", [None, 4096], ids=["whole log", "log cut to a window"])
+def test_each_step_by_step_call_extends_the_last_ones_log(
+    who_and_when: Benchmark, window: int | None
+) -> None:
+    """Call k shows the log up to step k; its text before the question is the first bytes of
+    call k+1's prompt (so a cache reads only the new step), the log cut the same way in each."""
+    trajectory = next(t for _, t in who_and_when.trajectories() if t.id == "hand-crafted/1")
+    backend = ScriptedBackend(_first_half_or_no, context_window=window)
+    verdict = _run(StepByStepTracer(ChatModel(backend)), trajectory)
+    users = [_prompt(r) for r in backend.requests]
+    assert len(users) == len(trajectory.agent_steps())
+    for earlier, later in itertools.pairwise(users):
+        assert later.startswith(_before_question(earlier) + "\n")
+    assert all(f"Step {s.index} - {s.speaker}: " in users[-1] for s in trajectory.agent_steps())
+    assert ("log shortened" in " ".join(verdict.notes)) == (window is not None)
+
+
+def test_tracers_on_the_same_run_send_the_same_prefix() -> None:
+    contents = [s.content for s in TRAJECTORY.steps]
+    prefix = prompts.shared_prefix(TRAJECTORY, contents, with_ground_truth=True)
+    for cls in (AllAtOnceTracer, AgenTracerTracer, BinarySearchTracer):
+        backend = ScriptedBackend(lambda r: "no answer")
+        options = LLMTracerOptions(step_numbers=True) if cls is AllAtOnceTracer else None
+        _run(cls(ChatModel(backend), options), with_ground_truth=True)
+        assert all(
+            r.messages[0]["content"] == prompts.SYSTEM
+            and _prompt(r).startswith(prefix + prompts.SEPARATOR)
+            for r in backend.requests
+        ), cls.name
+    # step-by-step's log so far is the first bytes of that prefix
+    backend = ScriptedBackend(lambda r: "1. No\n2. Reason: r")
+    _run(StepByStepTracer(ChatModel(backend)), with_ground_truth=True)
+    assert len(backend.requests) == len(TRAJECTORY.agent_steps())
+    for request in backend.requests:
+        assert (prefix + "\n").startswith(_before_question(_prompt(request)) + "\n")

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich import box
@@ -17,12 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from agentracer.errors import DISTRIBUTION, AgenTracerError, install_hint
-from agentracer.llm import ConnectionSettings
-from agentracer.llm.client import default_model_name
-from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
-from agentracer.tracers import TracerSettings
-from agentracer.tracers.registry import tracer_spec
+from agentracer.cli import version_line
+from agentracer.errors import DISTRIBUTION, AgenTracerError, install_hint  # noqa: F401
+
+if TYPE_CHECKING:  # imported when used: `--version` must not load the models and tracers
+    from agentracer.tracers import TracerSettings
 
 app = typer.Typer(
     help="AgenTracer: name the agent and the step that made a multi-agent run fail.",
@@ -152,13 +151,7 @@ def close_sinks(sinks: list[Any], timeout: float = 10.0) -> None:
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version(DISTRIBUTION)
-        except PackageNotFoundError:
-            installed = "unknown (not installed as a distribution)"
-        typer.echo(f"agentracer {installed} ({DISTRIBUTION})")
+        typer.echo(version_line())
         raise typer.Exit()
 
 
@@ -246,6 +239,12 @@ def tracer_settings(
     """Settings for `tracer`, with the model resolved now so a run records which one it used.
     `needs_model` overrides the tracer registry's answer (for names that are not tracers, such
     as forecasters)."""
+    from agentracer.llm import ConnectionSettings
+    from agentracer.llm.client import default_model_name
+    from agentracer.llm.models import CATALOGUE, DEFAULT_EMBEDDED
+    from agentracer.tracers import TracerSettings
+    from agentracer.tracers.registry import tracer_spec
+
     connection = ConnectionSettings(
         base_url=base_url,
         timeout=timeout,

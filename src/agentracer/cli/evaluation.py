@@ -43,6 +43,7 @@ from agentracer.evaluation.report import (
     accuracy_table,
     baseline_table,
     comparison_table,
+    cost_table,
     expectation_table,
     step_table,
 )
@@ -267,6 +268,9 @@ def _print_tables(summary: dict[str, Any], tracer: str, bench: str) -> None:
     if summary.get("baselines"):
         out.print(rich_table(*baseline_table(summary), title="beside the model-free baselines"))
     out.print(rich_table(*comparison_table(summary), title="comparability"))
+    costs = cost_table(summary)
+    if costs is not None:
+        out.print(rich_table(*costs, title="cost of the model calls"))
     expectation = expectation_table(summary)
     if expectation is not None:
         out.print(rich_table(*expectation, title="analytic expectation"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -46,13 +46,14 @@ from agentracer.export import document
 from agentracer.export.blame import trace_id_of
 from agentracer.formats import load_file, load_one, to_record, write_jsonl
 from agentracer.formats.registry import directory_listing
-from agentracer.replay.recording import is_recording
-from agentracer.scale.corpus import CorpusJob, attribute_corpus
 from agentracer.tracers import create_tracer
 from agentracer.tracers.structure import consistency_problems
 from agentracer.tracers.taxonomy import MODES, TAXONOMY
 from agentracer.trajectory import Trajectory, Verdict
 from agentracer.wording import count
+
+if TYPE_CHECKING:  # imported when a corpus is attributed: it loads the replay lab's SDKs
+    from agentracer.scale.corpus import CorpusJob
 
 
 @app.command()
@@ -227,6 +228,8 @@ def attribute(
         constrain=constrain,
     )  # fmt: skip
     if corpus:
+        from agentracer.scale.corpus import CorpusJob
+
         create_tracer(tracer, settings)  # a bad option fails before any file is read
         if export_verdicts:
             raise AgenTracerError(
@@ -294,13 +297,20 @@ def offline_note() -> str:
 
 
 def _is_corpus(trace: Path) -> bool:
-    text = str(trace)
-    return any(ch in text for ch in "*?[") or (trace.is_dir() and not is_recording(trace))
+    if any(ch in str(trace) for ch in "*?["):
+        return True
+    if not trace.is_dir():
+        return False
+    from agentracer.replay.recording import is_recording  # only a directory may be one
+
+    return not is_recording(trace)
 
 
 def _attribute_corpus(
     source: str, job: CorpusJob, out_file: Path, batch_size: int, *, ray: bool
 ) -> None:
+    from agentracer.scale.corpus import attribute_corpus
+
     with Progress(
         TextColumn("[bold]{task.description}"), TextColumn("{task.completed} done"),
         TimeElapsedColumn(), console=err,

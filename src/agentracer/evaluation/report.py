@@ -27,7 +27,14 @@ from agentracer.evaluation.runner import (
 from agentracer.formats.who_and_when import FLAG_AGENT_STEP_MISMATCH, FLAG_GOLD_NOT_BLAMABLE
 
 ALL = "all"
-COST_FIELDS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds")
+COST_FIELDS = (
+    "calls",
+    "cached_calls",
+    "prompt_tokens",
+    "cached_prompt_tokens",
+    "completion_tokens",
+    "seconds",
+)
 
 
 def _accuracies(scores: Sequence[Score]) -> dict[str, Any]:
@@ -298,6 +305,43 @@ def comparison_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]
     return header, rows
 
 
+def cost_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """What the model calls cost per subset, per trajectory: calls (and how many the response
+    cache answered), prompt tokens and the share the server read from its prompt cache (where
+    it says so), completion tokens, model seconds. None when no model was called."""
+    if not any(s["cost"]["calls"] for s in summary["subsets"].values()):
+        return None
+    header = [
+        "subset",
+        "calls / run",
+        "response-cache hits",
+        "prompt tokens / run",
+        "from the prompt cache %",
+        "completion tokens / run",
+        "model s / run",
+    ]
+    rows = []
+    for name, s in summary["subsets"].items():
+        cost, each = s["cost"], s["cost"]["per_trajectory"]
+        if each["calls"] is None:
+            continue
+        # Old results (before the field) lack cached_prompt_tokens: read as none cached.
+        cached = cost.get("cached_prompt_tokens") or 0
+        share = cached / cost["prompt_tokens"] if cost["prompt_tokens"] else None
+        rows.append(
+            [
+                name,
+                f"{each['calls']:.1f}",
+                str(cost["cached_calls"]),
+                f"{each['prompt_tokens']:.0f}",
+                _pct(share),
+                f"{each['completion_tokens']:.0f}",
+                f"{each['seconds']:.1f}",
+            ]
+        )
+    return header, rows
+
+
 def expectation_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
     """Measured vs analytic accuracy, for tracers that report an expectation (random)."""
     rows = []
@@ -361,6 +405,15 @@ def markdown_report(summary: dict[str, Any]) -> str:
         "",
         *_markdown(*comparison_table(summary)),
     ]
+    costs = cost_table(summary)
+    if costs is not None:
+        lines += [
+            "",
+            "Cost of the model calls (prompt tokens from the prompt cache: as the server reports "
+            "them; 0 where it does not say).",
+            "",
+            *_markdown(*costs),
+        ]
     expectation = expectation_table(summary)
     if expectation is not None:
         lines += [

@@ -66,6 +66,29 @@ def context_error(message: str, body: object = None) -> ContextLengthError | Non
     return None
 
 
+def cached_prompt_tokens(body: object) -> int:
+    """How many prompt tokens a chat completion says its server read from the prompt cache, in
+    whichever way the server says it: `usage.prompt_tokens_details.cached_tokens` (OpenAI, vLLM,
+    SGLang, llama.cpp), `usage.prompt_cache_hit_tokens` (DeepSeek), llama.cpp's
+    `timings.cache_n` or its older `tokens_cached`. 0 when it says nothing."""
+    if not isinstance(body, dict):
+        return 0
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        usage = {}
+    details = usage.get("prompt_tokens_details")
+    timings = body.get("timings")
+    for value in (
+        details.get("cached_tokens") if isinstance(details, dict) else None,
+        usage.get("prompt_cache_hit_tokens"),
+        timings.get("cache_n") if isinstance(timings, dict) else None,
+        body.get("tokens_cached"),
+    ):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return 0
+
+
 def file_identity(path: Path) -> str:
     """A model file's or directory's identity for the cache: its path, and the size and
     modification time of it (for a directory: of every file directly in it), so a retrained

@@ -101,6 +101,7 @@ def usage_of(response: ChatResponse) -> Usage:
         calls=1,
         cached_calls=int(response.cached),
         prompt_tokens=response.prompt_tokens,
+        cached_prompt_tokens=response.cached_prompt_tokens,
         completion_tokens=response.completion_tokens,
         seconds=response.seconds,
     )

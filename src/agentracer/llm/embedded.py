@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentracer.errors import LLMError, ModelNotFoundError
-from agentracer.llm.backend import context_error, file_identity
+from agentracer.llm.backend import cached_prompt_tokens, context_error, file_identity
 from agentracer.llm.types import ChatRequest, ChatResponse
 
 PROVIDER = "local"
@@ -84,7 +84,11 @@ class EmbeddedBackend:
         self.context_window: int | None = context_window
         self.parallel = parallel
         self.threads = threads or os.cpu_count() or 1
-        self.cache_prompt = cache_prompt  # llama.cpp's reuse of a slot's previous prompt
+        # llama.cpp keeps each slot's last prompt in the KV cache and reads only what follows
+        # the longest shared prefix (the tracers' prompts share the whole log; the saving is
+        # reported as `cached_prompt_tokens`); its host-memory prompt cache (`cache_ram_mib`,
+        # on by default) keeps earlier prompts too, for the next verdict on the same run.
+        self.cache_prompt = cache_prompt
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -138,6 +142,7 @@ class EmbeddedBackend:
         return ChatResponse(
             text=choice["message"].get("content") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            cached_prompt_tokens=cached_prompt_tokens(result),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             seconds=seconds,
             finish_reason=choice.get("finish_reason"),

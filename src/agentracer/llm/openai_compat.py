@@ -15,7 +15,7 @@ from openai.types.chat import ChatCompletion
 
 from agentracer.credentials import secret
 from agentracer.errors import LLMError, ModelNotFoundError, ModelUnavailableError
-from agentracer.llm.backend import context_error
+from agentracer.llm.backend import cached_prompt_tokens, context_error
 from agentracer.llm.types import ChatRequest, ChatResponse, ConnectionSettings
 
 PROVIDER = "openai"
@@ -89,6 +89,8 @@ class OpenAIBackend:
         return ChatResponse(
             text=content or "",
             prompt_tokens=_count(getattr(usage, "prompt_tokens", 0)),
+            # the SDK keeps fields it does not know (llama.cpp's timings), so read the dump
+            cached_prompt_tokens=cached_prompt_tokens(completion.model_dump()),
             completion_tokens=_count(getattr(usage, "completion_tokens", 0)),
             seconds=seconds,
             finish_reason=choice.finish_reason if isinstance(choice.finish_reason, str) else None,

@@ -38,6 +38,7 @@ class ChatResponse(BaseModel):
 
     text: str
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, read from the server's prompt cache
     completion_tokens: int = 0
     seconds: float = 0.0
     finish_reason: str | None = None

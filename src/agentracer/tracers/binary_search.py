@@ -1,4 +1,8 @@
-"""Binary search (Who&When): halve the range of agent steps until one is left (~log2 n calls)."""
+"""Binary search (Who&When): halve the range of agent steps until one is left (~log2 n calls).
+
+Each call shows the whole log (the prompt prefix every call shares, see `prompts`) and asks
+about the range under review at the end, so a prefix-caching server reads the log only once.
+"""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentracer.errors import AgenTracerError, ContextLengthError
 from agentracer.llm import ChatModel, ChatRequest, ChatResponse, get_model, usage_of
 from agentracer.llm.client import default_model_name
-from agentracer.llm.context import fit_prompt, prompt_length
+from agentracer.llm.context import Messages, fit_contents, prompt_length
 from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.parsing import Parsed
 from agentracer.tracers.structure import structure
@@ -50,6 +50,9 @@ class Transcript:
     usage: Usage = field(default_factory=Usage)
     outputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The step contents as fitted for `prompt_chars`, kept for the verdict's later calls: cut
+    # once, they stay byte-identical, so the prompt prefix a server cached is reused.
+    fitted: tuple[int | None, list[str], int] | None = None
 
 
 class LLMTracer(Tracer):
@@ -84,9 +87,9 @@ class LLMTracer(Tracer):
         When the server says the prompt is too long, the contents are cut further, in
         proportion to how far over the window it was, and the question is asked again.
         """
-        contents = [step.content for step in trajectory.steps]
         for _ in range(MAX_SHORTENINGS + 1):
-            messages, trimmed = fit_prompt(contents, build, transcript.prompt_chars)
+            fitted, trimmed = self._fitted(trajectory, transcript, build)
+            messages = build(fitted)
             request = ChatRequest(
                 messages=messages,
                 temperature=self.options.temperature,
@@ -119,6 +122,26 @@ class LLMTracer(Tracer):
             f"the log of {trajectory.id} does not fit {self.model.name}'s context window even "
             f"after shortening it {MAX_SHORTENINGS} times"
         )
+
+    def _fitted(
+        self,
+        trajectory: Trajectory,
+        transcript: Transcript,
+        build: Callable[[list[str]], Messages],
+    ) -> tuple[list[str], int]:
+        """The step contents cut to the transcript's prompt size (see `fit_contents`), and how
+        many were cut. The first call of a verdict decides the cut; later calls with the same
+        prompt size reuse it, so every call of the verdict shows the same log, byte for byte,
+        even though their questions differ in length."""
+        if transcript.fitted is not None and transcript.fitted[0] == transcript.prompt_chars:
+            return transcript.fitted[1], transcript.fitted[2]
+        contents = [step.content for step in trajectory.steps]
+        budget = transcript.prompt_chars
+        if budget is not None:
+            budget -= prompt_length(build([""] * len(contents)))  # instructions, task, prefixes
+        fitted, trimmed = fit_contents(contents, budget)
+        transcript.fitted = (transcript.prompt_chars, fitted, trimmed)
+        return fitted, trimmed
 
     def _shrink(self, used: int, error: ContextLengthError) -> int:
         """A smaller prompt size after a refusal: in proportion to the overshoot when the

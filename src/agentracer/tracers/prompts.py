@@ -3,6 +3,14 @@
 The methods follow the published ones (Who&When's all-at-once, step-by-step and binary search;
 AgenTracer's think/answer contract); the wording is ours. Every builder takes the step contents
 already fitted to the context window (see `agentracer.llm.context`), so step numbers never move.
+
+Layout: every prompt is `shared_prefix` (the run's context, the task, the whole log) followed
+by the question of this call (the method's instructions, the range or the step asked about, the
+answer format). The prefix is byte-identical across the calls of one verdict (binary search's
+ranges), across tracers on the same run and across an `eval` of several tracers; step-by-step
+shows the log up to the step under review, the first bytes of the same prefix. So a server that
+caches prompt prefixes (llama.cpp, vLLM, SGLang, the hosted APIs) reads the log once; only the
+question at the end is new.
 """
 
 from __future__ import annotations
@@ -20,6 +28,17 @@ STEP_COUNTING = (
     "entries come from agent a, agent b, agent c and agent a again, a mistake in agent c's "
     "entry is at step 2, and a mistake in agent a's second entry is at step 3."
 )
+# The separator between the shared prefix and the question of one call.
+SEPARATOR = "\n\n"
+
+
+def context_block(trajectory: Trajectory) -> str | None:
+    """What the agents were told before the run (a system prompt, a policy), when recorded: the
+    tracer needs it to judge a step, but it is not a step and cannot be blamed."""
+    context = trajectory.context.strip()
+    if not context:
+        return None
+    return f"Before the run, the agents were told (this is not a step of the log):\n{context}"
 
 
 def task_block(trajectory: Trajectory, with_ground_truth: bool) -> str:
@@ -45,52 +64,85 @@ def render_log(
     return "\n".join(lines)
 
 
-def _messages(user: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
-
-
 def _agents(trajectory: Trajectory) -> str:
     return ", ".join(trajectory.agents) or "(none recorded)"
+
+
+def shared_prefix(
+    trajectory: Trajectory,
+    contents: Sequence[str],
+    *,
+    with_ground_truth: bool,
+    numbered: bool = True,
+    upto: int | None = None,
+) -> str:
+    """Everything before the question: the run's context, the task and the whole log. It
+    depends only on the run, the setting and the rendering (`numbered`), never on the call or
+    the tracer, so it is the same bytes in every call that shares them. (The few instructions
+    after the log stay each method's own, worded as before, so no method's prompt moved.)
+
+    With `upto`, the log stops at that step: the text is then the first bytes of the whole
+    prefix, so it too is read from a cache that holds the whole one."""
+    end = len(contents) if upto is None else upto + 1
+    where = "one numbered entry per step" if numbered else "one entry per step"
+    blocks = [
+        context_block(trajectory),
+        task_block(trajectory, with_ground_truth),
+        f"The system failed. Here is its log, {where}:",
+        render_log(trajectory, contents, range(end), numbered=numbered),
+    ]
+    return "\n\n".join(block for block in blocks if block is not None)
+
+
+def _messages(prefix: str, question: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": prefix + SEPARATOR + question},
+    ]
+
+
+FIELDS_FORMAT = (
+    "Answer in exactly this format:\nAgent Name: <one of the agents>\n"
+    "Step Number: <the step number>\nReason for Mistake: <one or two sentences>"
+)
 
 
 def all_at_once(
     trajectory: Trajectory, contents: Sequence[str], *, with_ground_truth: bool, numbered: bool
 ) -> list[dict[str, str]]:
     """One question over the whole log: which agent, which step, and why."""
-    log = render_log(trajectory, contents, range(len(contents)), numbered=numbered)
-    user = "\n\n".join(
+    question = "\n\n".join(
         [
-            task_block(trajectory, with_ground_truth),
-            "The system failed. Here is its log, one entry per step:",
-            log,
             "Name the agent whose mistake is directly responsible for the failure, and the step at "
             "which that agent first made it. If no mistake is obvious, still decide on one single "
             f"agent and step. The agents are: {_agents(trajectory)}.",
             STEP_COUNTING,
-            "Answer in exactly this format:\nAgent Name: <one of the agents>\n"
-            "Step Number: <the step number>\nReason for Mistake: <one or two sentences>",
+            FIELDS_FORMAT,
         ]
     )
-    return _messages(user)
+    prefix = shared_prefix(
+        trajectory, contents, with_ground_truth=with_ground_truth, numbered=numbered
+    )
+    return _messages(prefix, question)
 
 
 def step_by_step(
     trajectory: Trajectory, contents: Sequence[str], step: int, *, with_ground_truth: bool
 ) -> list[dict[str, str]]:
-    """Is the newest step of the prefix 0..step the decisive error?"""
-    log = render_log(trajectory, contents, range(step + 1), numbered=True)
+    """Is the newest step of the log 0..step the decisive error? As in Who&When, the judge sees
+    the log only up to the step under review; that log is the first bytes of the shared prefix
+    (`upto`), and of the next step's prompt, so a prefix-caching server reads each step once."""
     speaker = trajectory.steps[step].speaker
-    user = "\n\n".join(
+    question = "\n\n".join(
         [
-            task_block(trajectory, with_ground_truth),
-            "The system failed. Here is its log up to the step under review:",
-            log,
-            f"Look only at the most recent entry, step {step} by {speaker}. Does it contain a "
-            "mistake that derails the task and is responsible for the failure?",
+            f"The log above ends at the step under review. Look only at the most recent entry, "
+            f"step {step} by {speaker}. Does it contain a mistake that derails the task and is "
+            "responsible for the failure?",
             "Answer in exactly this format:\n1. Yes or No\n2. Reason: <one sentence>",
         ]
     )
-    return _messages(user)
+    prefix = shared_prefix(trajectory, contents, with_ground_truth=with_ground_truth, upto=step)
+    return _messages(prefix, question)
 
 
 def binary_search(
@@ -101,32 +153,27 @@ def binary_search(
     *,
     with_ground_truth: bool,
 ) -> list[dict[str, str]]:
-    """Is the decisive error in the first or the second half of the range under review?"""
-    log = render_log(trajectory, contents, range(first[0], second[1] + 1), numbered=True)
-    user = "\n\n".join(
+    """Is the decisive error in the first or the second half of the range under review? The
+    whole log is the shared prefix; only the range asked about changes between calls."""
+    question = "\n\n".join(
         [
-            task_block(trajectory, with_ground_truth),
-            f"The system failed. Here are steps {first[0]} to {second[1]} of its log, where the "
-            "decisive mistake lies:",
-            log,
-            f"Is the decisive mistake in the first half (steps {first[0]} to {first[1]}) or in the "
-            f"second half (steps {second[0]} to {second[1]})?",
+            f"The decisive mistake lies between step {first[0]} and step {second[1]}. Is it in the "
+            f"first half (steps {first[0]} to {first[1]}) or in the second half (steps "
+            f"{second[0]} to {second[1]})?",
             "Answer in exactly this format:\nHalf: first or second\nReason: <one sentence>",
         ]
     )
-    return _messages(user)
+    return _messages(
+        shared_prefix(trajectory, contents, with_ground_truth=with_ground_truth), question
+    )
 
 
 def agentracer(
     trajectory: Trajectory, contents: Sequence[str], *, with_ground_truth: bool
 ) -> list[dict[str, str]]:
     """The AgenTracer contract: reasoning in <think>, then `<answer>agent | step</answer>`."""
-    log = render_log(trajectory, contents, range(len(contents)), numbered=True)
-    user = "\n\n".join(
+    question = "\n\n".join(
         [
-            task_block(trajectory, with_ground_truth),
-            "The system failed. Here is its log, one numbered entry per step:",
-            log,
             "Find the decisive error: the earliest step whose correction would turn this failure "
             f"into success, and the agent that acted at that step. The agents are: {_agents(trajectory)}.",
             "First reason step by step inside <think></think>. Then give your answer as "
@@ -134,7 +181,9 @@ def agentracer(
             "nothing after it.",
         ]
     )
-    return _messages(user)
+    return _messages(
+        shared_prefix(trajectory, contents, with_ground_truth=with_ground_truth), question
+    )
 
 
 def hybrid(
@@ -160,15 +209,18 @@ def hybrid(
         "most suspicious are marked with >>:"
     )
     choices = ", ".join(f"step {i} ({trajectory.steps[i].agent})" for i in sorted(marked))
+    blocks = [
+        context_block(trajectory),
+        task_block(trajectory, with_ground_truth),
+        f"The system failed. {where}",
+    ]
     user = "\n\n".join(
         [
-            task_block(trajectory, with_ground_truth),
-            f"The system failed. {where}",
+            *(block for block in blocks if block is not None),
             "\n".join(lines),
             f"The decisive mistake is at one of these steps: {choices}. Name the agent whose "
             "mistake is directly responsible for the failure and the step at which it made it.",
-            "Answer in exactly this format:\nAgent Name: <one of the agents>\n"
-            "Step Number: <the step number>\nReason for Mistake: <one or two sentences>",
+            FIELDS_FORMAT,
         ]
     )
-    return _messages(user)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -1,6 +1,10 @@
 """Step-by-step (Who&When): judge each agent step in turn; the first one judged decisive wins.
 
-Cost grows with the square of the log length (each call shows the whole prefix); the response
+Each call shows the log up to the step under review and asks about that step last. The log up to
+step k is the first bytes of the log up to step k+1 and of every other tracer's prompt on the
+run (`prompts.shared_prefix`), so on a server that caches prompt prefixes (the embedded model,
+llama.cpp, vLLM, hosted APIs) each step is read once and a call costs its new step and its
+question. Without such a cache the cost grows with the square of the log length. The response
 cache makes an interrupted walk resume where it stopped.
 """
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy
-
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.fast.anchor import RULES, choose_anchor, rule_ranking
 from agentracer.tracers.fast.families import FeatureSet
@@ -90,6 +88,8 @@ class FastModel:
 
     def predict(self, rows: Sequence[Sequence[float]]) -> list[float]:
         """Raw ranking scores of feature rows."""
+        import numpy  # here, not at import: registering the tracers must stay cheap
+
         return [float(x) for x in self.booster.predict(numpy.asarray(rows, dtype=float))]
 
     def scores(self, trajectory: Trajectory) -> tuple[list[int], list[float]]:
@@ -225,6 +225,8 @@ def _fit_booster(
         "verbose": -1,
         **settings.extra,
     }
+    import numpy
+
     dataset = lightgbm.Dataset(
         numpy.asarray(rows, dtype=float),
         label=numpy.asarray(labels),
