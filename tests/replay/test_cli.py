@@ -2,6 +2,7 @@
 OpenAI-compatible server on loopback standing in for the model."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_record_replay_annotate_eval(arithmetic_server: ScriptedServer, tmp_path
     # the planner's text (no flip), for the worker step the worker's buggy text (no flip either),
     # so a label appears only if some fix flips the run; the dataset is written either way.
     assert (dataset / "tracertraj.jsonl").is_file()
-    assert "recordings labelled" in annotated.stdout
+    assert re.search(r"of \d+ recordings? labelled", annotated.stdout)
 
 
 def test_bad_invocations_are_one_line_errors(
@@ -153,7 +154,7 @@ def test_a_damaged_recording_is_a_one_line_error_in_every_command(
     ])  # fmt: skip
     assert annotated.exit_code == 0, annotated.output
     assert f"unreadable: {bad}: unreadable recording ({reason})" in annotated.stderr
-    assert "0 of 1 recordings labelled" in annotated.output
+    assert "0 of 1 recording labelled" in annotated.output
     assert not (tmp_path / "ds" / "annotate.log").exists()  # so a re-run tries it again
 
 

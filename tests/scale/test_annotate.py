@@ -247,7 +247,7 @@ def test_the_cli_runs_the_attacker_on_ray_behind_the_endpoint_limit(
         args += ["--base-url", server.base_url, "--cwd-copy-limit", "16"]
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "1 of 1 recordings labelled" in result.output
+    assert "1 of 1 recording labelled" in result.output
     assert _records(out)[0]["provenance"]["details"]["operator"] == "attacker:openai/attacker"
 
 

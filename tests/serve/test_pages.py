@@ -4,7 +4,7 @@ import re
 
 from pydantic import BaseModel, Field
 
-from agentracer.serve.pages import render_trace, trace_page
+from agentracer.serve.pages import lane_of, lanes_of, render_trace, trace_page
 from agentracer.trajectory import Label, Step, Trajectory, Verdict
 
 
@@ -56,3 +56,18 @@ def test_plain_verdicts_and_no_verdict() -> None:
     assert (
         "<b>gold label:</b> Solver at step 1" in html and '<details class="step blamed' not in html
     )
+
+
+def test_harness_calls_have_a_lane_of_their_own() -> None:
+    """A model call outside every agent (a harness's answer extraction) is neither an agent nor
+    the user: it is drawn in a `harness` lane."""
+    run = Trajectory.model_validate({
+        "id": "h", "question": "q",
+        "steps": [
+            {"index": 0, "agent": "manager", "speaker": "manager", "content": "plan"},
+            {"index": 1, "agent": "harness", "speaker": "harness", "kind": "harness", "content": "extract the answer"},
+            {"index": 2, "agent": "user", "speaker": "user", "kind": "user", "content": "thanks"},
+        ],
+    })  # fmt: skip
+    assert [lane_of(step) for step in run.steps] == ["manager", "harness", "user"]
+    assert lanes_of(run) == ["manager", "harness", "user"]

@@ -114,3 +114,16 @@ def test_first_hand_off_on_a_single_agent_run_says_it_fell_back() -> None:
     assert verdict.reason.startswith("no hand-off: A is the only agent that acted")
     first = asyncio.run(create_tracer("first-agent-step").attribute(_run("A", "search", "A")))
     assert first.step == verdict.step  # the fallback is first-agent-step's choice
+
+
+def test_most_frequent_agent_counts_its_steps_in_words() -> None:
+    """Issue 20 item 17: "(1 steps)" read wrong; a count says "1 step"."""
+    run = Trajectory.model_validate({
+        "id": "one-each", "question": "q",
+        "steps": [
+            {"index": 0, "agent": "Planner", "speaker": "Planner", "content": "plan"},
+            {"index": 1, "agent": "Worker", "speaker": "Worker", "content": "work"},
+        ],
+    })  # fmt: skip
+    verdict = asyncio.run(create_tracer("most-frequent-agent").attribute(run))
+    assert "(1 step)" in verdict.reason and "1 steps" not in verdict.reason

@@ -32,6 +32,7 @@ from agentracer.replay.recording import Recording
 from agentracer.replay.upstream import Upstream, make_upstream
 from agentracer.replay.workspace import DEFAULT_LIMIT_MB
 from agentracer.scale.annotate import annotate_on_ray
+from agentracer.wording import count
 
 
 @app.command("annotate")
@@ -130,5 +131,5 @@ def annotate_command(
 def _summary(reports: list[AnnotateReport], out_dir: Path) -> None:
     labelled = sum(r.record is not None for r in reports)
     out.print(
-        f"{labelled} of {len(reports)} recordings labelled; dataset: {escape(str(out_dir / JSONL_FILE))}"
+        f"{labelled} of {count(len(reports), 'recording')} labelled; dataset: {escape(str(out_dir / JSONL_FILE))}"
     )

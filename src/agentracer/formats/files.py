@@ -13,6 +13,7 @@ from pathlib import Path
 from agentracer.errors import TraceFormatError
 from agentracer.formats.registry import Parsed, Probe, parse_probe
 from agentracer.trajectory import Trajectory
+from agentracer.wording import count
 
 
 def iter_file(path: str | Path, format_name: str | None = None) -> Iterator[Parsed]:
@@ -53,14 +54,14 @@ def load_one(path: str | Path, index: int | None = None) -> Trajectory:
     if index is None:
         if len(trajectories) > 1:
             raise TraceFormatError(
-                f"the file holds {len(trajectories)} trajectories; pick one with --index "
+                f"the file holds {count(len(trajectories), 'trajectory', 'trajectories')}; pick one with --index "
                 f"(0..{len(trajectories) - 1})",
                 path=path,
             )
         return trajectories[0]
     if not 0 <= index < len(trajectories):
         raise TraceFormatError(
-            f"--index {index} is out of range: the file holds {len(trajectories)} trajectories",
+            f"--index {index} is out of range: the file holds {count(len(trajectories), 'trajectory', 'trajectories')}",
             path=path,
         )
     return trajectories[index]

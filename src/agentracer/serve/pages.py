@@ -129,10 +129,13 @@ class TracePage:
 
 
 def lane_of(step: Step) -> str:
-    """The swimlane a step is drawn in: its agent, or one lane for tools and one for the user."""
+    """The swimlane a step is drawn in: its agent, or one lane each for tools, the harness (model
+    calls outside every agent) and the user."""
     if step.kind is StepKind.AGENT:
         return step.agent
-    return "tools" if step.kind is StepKind.TOOL else "user"
+    if step.kind is StepKind.TOOL:
+        return "tools"
+    return "harness" if step.kind is StepKind.HARNESS else "user"
 
 
 def lanes_of(trajectory: Trajectory) -> list[str]:

@@ -16,6 +16,7 @@ from agentracer.tracers.base import Expectation, Tracer, TracerSettings
 from agentracer.tracers.registry import register_tracer
 from agentracer.tracers.structure import structure
 from agentracer.trajectory import Step, Trajectory, Verdict
+from agentracer.wording import count
 
 BASELINES = (
     "random",
@@ -138,7 +139,7 @@ class MostFrequentAgentTracer(Tracer):
         if not by_agent:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         agent = max(by_agent, key=lambda a: len(by_agent[a]))  # first-appearance order on ties
-        reason = f"the first step of {agent}, who acted most often ({len(by_agent[agent])} steps)"
+        reason = f"the first step of {agent}, who acted most often ({count(len(by_agent[agent]), 'step')})"
         return blame(trajectory, by_agent[agent][0], reason, self.name)
 
 
