@@ -20,7 +20,6 @@ import argparse
 import http.client
 import os
 import platform
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -35,7 +34,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import start_server  # the same server start as the ingest benchmark
+from ingest import count_spans, start_server  # the same server start as the ingest benchmark
 
 
 def one_span_bodies(n: int) -> list[bytes]:
@@ -51,11 +50,6 @@ def one_span_bodies(n: int) -> list[bytes]:
             span.set_attribute("gen_ai.operation.name", "chat")
         bodies.append(encode_spans(memory.get_finished_spans()).SerializeToString())
     return bodies
-
-
-def count_spans(store: Path) -> int:
-    with sqlite3.connect(store / "traces.sqlite3") as db:
-        return int(db.execute("SELECT count(*) FROM spans").fetchone()[0])
 
 
 def cpu_seconds(pid: int) -> float:

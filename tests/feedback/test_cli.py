@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from agentracer.cli import app
 from tests.feedback.test_feedback import TeachableUpstream
 from tests.llm.loopback import Reply, ScriptedServer
 
+REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
@@ -42,6 +44,8 @@ def test_feedback_replays_with_the_critique_and_the_run_succeeds(
         assert result.exit_code == 0, result.output
         assert "critique for Solver (step 0, template)" in result.output
         assert "outcome success" in result.output
+        if mode == "replay":  # issue 20 item 16: the re-run blamed call is marked
+            assert re.search(r"call 0 \[substituted\] Solver:", result.stdout), result.stdout
     bad = runner.invoke(app, ["feedback", str(tmp_path / "rec"), "--mode", "x", "--out", "o"])
     assert bad.exit_code == 2 and "replay or task" in bad.output
 
@@ -67,3 +71,11 @@ def test_feedback_refuses_a_run_that_did_not_fail(
     assert result.exit_code == 2, result.output
     assert "outcome is 'success', not a failure" in result.stderr
     assert len(teachable.requests) == asked and not (tmp_path / "again").exists()
+
+
+def test_the_readme_explains_the_substituted_marker() -> None:
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert (
+        "the calls `feedback` prints mark the blamed agent's calls from the blamed one on "
+        "`[substituted]`" in readme
+    )
