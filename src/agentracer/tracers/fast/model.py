@@ -103,7 +103,14 @@ class FastModel:
         """The agent steps, most blamed first: the anchor rule's first pick (if any), then the
         others by score (ties: earlier first)."""
         indices, raw = self.scores(trajectory)
-        order = [indices[k] for k in sorted(range(len(indices)), key=lambda k: (-raw[k], k))]
+        return self.lead(
+            trajectory,
+            [indices[k] for k in sorted(range(len(indices)), key=lambda k: (-raw[k], k))],
+        )
+
+    def lead(self, trajectory: Trajectory, order: list[int]) -> list[int]:
+        """`order` (agent-step indices, most blamed first) with the anchor rule's first pick
+        moved to the front; unchanged for a model without an anchor."""
         if self.anchor is None or not order:
             return order
         first = rule_ranking(self.anchor, trajectory)[0]

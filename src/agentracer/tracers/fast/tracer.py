@@ -20,7 +20,6 @@ from pathlib import Path
 
 from agentracer.errors import AgenTracerError
 from agentracer.tracers.base import Tracer, TracerSettings
-from agentracer.tracers.fast.anchor import rule_ranking
 from agentracer.tracers.fast.model import FastModel, load_model, softmax
 from agentracer.tracers.fast.training import MODEL_FILE, model_path, training_ids
 from agentracer.tracers.registry import register_tracer
@@ -95,11 +94,9 @@ class FastTracer(Tracer):
         """Every agent step with its probability, most likely first (ties: earlier first); a
         model with an anchor rule puts that rule's pick first."""
         indices, _, probabilities = self.score(trajectory)
-        ranked = sorted(zip(indices, probabilities, strict=True), key=lambda p: (-p[1], p[0]))
-        if self.model.anchor is None or not ranked:
-            return ranked
-        lead = rule_ranking(self.model.anchor, trajectory)[0]
-        return [p for p in ranked if p[0] == lead] + [p for p in ranked if p[0] != lead]
+        probability = dict(zip(indices, probabilities, strict=True))
+        by_score = sorted(indices, key=lambda i: (-probability[i], i))
+        return [(i, probability[i]) for i in self.model.lead(trajectory, by_score)]
 
     async def attribute(
         self, trajectory: Trajectory, *, with_ground_truth: bool = False
@@ -107,23 +104,21 @@ class FastTracer(Tracer):
         indices, rows, probabilities = self.score(trajectory)
         if not rows:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
-        order = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
+        by_score = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
+        position = {step: k for k, step in enumerate(indices)}
+        led = self.model.lead(trajectory, [indices[k] for k in by_score])
+        order = [position[step] for step in led]
         anchored = self.model.anchor is not None
-        if anchored:
-            assert self.model.anchor is not None
-            lead = indices.index(rule_ranking(self.model.anchor, trajectory)[0])
-            order = [lead, *(k for k in order if k != lead)]
         best = order[0]
         step = trajectory.steps[indices[best]]
         reason = _reason(rows[best], self.model.features.names, len(indices), probabilities[best])
         confidence: float | None = round(probabilities[best], 4)
         if anchored:
             measured = self.model.meta.get("anchor", {}).get("training_top1")
-            place = sorted(range(len(indices)), key=lambda k: (-probabilities[k], indices[k]))
             reason = (
                 f"the `{self.model.anchor}` rule's pick, which this model leads with (the "
                 f"model-free rule with the best top-1 on its training runs); the ranker, which "
-                f"orders the other candidates, puts it {place.index(best) + 1} of {len(indices)}; "
+                f"orders the other candidates, puts it {by_score.index(best) + 1} of {len(indices)}; "
                 f"cues at this step: {_cues(rows[best], self.model.features.names)}"
             )
             confidence = None if measured is None else float(measured)
