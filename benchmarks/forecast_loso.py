@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loso import DEFAULT_DATA, labelled, successes, systems
+from loso import DEFAULT_DATA, SYSTEMS, labelled, successes
 
 from agentracer.forecast.hazard import (
     MAX_FALSE_ALARMS,
@@ -85,13 +85,13 @@ def main() -> None:
     parser.add_argument("--write-threshold", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
-    every = {name: labelled(b, s, args.data) for name, (b, s) in systems().items()}
+    every = {name: labelled(b, s, args.data) for name, (b, s) in SYSTEMS.items()}
     # Labelled failed runs whose gold step an agent took; successes where a source has them.
     failed = {
         name: [t for t in runs if t.outcome is not Outcome.SUCCESS and t.steps[t.label.step].kind is StepKind.AGENT]
         for name, runs in every.items()
     }  # fmt: skip
-    good = {name: successes(b, s, args.data) for name, (b, s) in systems().items()}
+    good = {name: successes(b, s, args.data) for name, (b, s) in SYSTEMS.items()}
     features = feature_set(FAMILIES)
     settings = preset(PRESET)
     print(

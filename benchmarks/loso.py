@@ -43,7 +43,6 @@ from pathlib import Path
 
 from agentracer.evaluation.metrics import wilson_interval
 from agentracer.formats import load_benchmark
-from agentracer.formats.benchmarks import BENCH_SUBSETS
 from agentracer.formats.who_and_when import FLAG_GOLD_NOT_BLAMABLE
 from agentracer.tracers.fast.anchor import RULES, choose_anchor, rule_ranking
 from agentracer.tracers.fast.families import feature_set
@@ -55,20 +54,12 @@ SYSTEMS: dict[str, tuple[str, list[str] | None]] = {
     "WW hand-crafted": ("who-and-when", ["hand-crafted"]),
     "WW algorithm-generated": ("who-and-when", ["algorithm-generated"]),
     "TracerTraj": ("tracertraj", None),
+    "tau-bench retail": ("tau-retail", ["tau-retail"]),
 }
-TAU = ("tau-bench retail", "tau-retail", ["tau-retail"])  # added when its loader is installed
 DEFAULT_RANKERS = (
     "base;transfer;base,transfer;base,transfer@small;base@small+anchor;base,transfer@small+anchor"
 )
 Hits = list[tuple[float, float]]  # per run: (top-1 hit, top-3 hit); fractional when averaged
-
-
-def systems() -> dict[str, tuple[str, list[str] | None]]:
-    found = dict(SYSTEMS)
-    name, bench, subsets = TAU
-    if bench in BENCH_SUBSETS and subsets[0] in BENCH_SUBSETS[bench]:
-        found[name] = (bench, subsets)
-    return found
 
 
 def labelled(bench: str, subsets: list[str] | None, data: Path) -> list[Trajectory]:
@@ -234,9 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("AGENTRACER_THREADS", "1")
     started = time.perf_counter()
-    runs = {
-        name: labelled(bench, subsets, args.data) for name, (bench, subsets) in systems().items()
-    }
+    runs = {name: labelled(bench, subsets, args.data) for name, (bench, subsets) in SYSTEMS.items()}
     memo: dict = {}
     rankers = [r for r in args.rankers.split(";") if r]
     seeds = range(args.seeds)

@@ -16,7 +16,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from agentracer.formats import load_benchmark
+import loso  # the benchmarks folder is the script's own, first on the path
+
 from agentracer.trajectory import Trajectory
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -28,9 +29,8 @@ SYSTEMS = {
 
 
 def labelled(system: str, data: Path) -> list[Trajectory]:
-    name, subsets = SYSTEMS[system]
-    benchmark = load_benchmark(name, subsets, data)
-    return [t for _, t in benchmark.trajectories() if t.label is not None]
+    """The labelled, blamable runs of `system`, as the leave-one-system-out benchmark reads them."""
+    return loso.labelled(*SYSTEMS[system], data)
 
 
 def _one(job: tuple[str, Trajectory]) -> tuple[str, str, int, float, str]:
