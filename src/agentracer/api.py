@@ -201,7 +201,7 @@ def attribute(
     >>> verdict.agent, verdict.step, verdict.tracer
     ('Time_Expert', 1, 'fast')
     >>> print(verdict)  # doctest: +ELLIPSIS
-    Time_Expert at step 1 (confidence ...): the `tool-error-near-hand-off` rule's pick, ...
+    Time_Expert at step 1 (confidence ...): the first hand-off ..., picked by the `first-state-change` rule, ...
     """
     return run_sync(
         aattribute(

@@ -44,7 +44,11 @@ def test_every_summary_baseline_is_in_the_report_and_the_best_is_marked(
         agent = figures["all"]["agent_accuracy"]
         assert f"{100 * agent:.1f}%" in rows[name]
     best_step = best_baseline(summary["baselines"], "all", "step_accuracy")
-    assert best_step == "first-hand-off"  # hand-crafted: far ahead of every other baseline
+    assert best_step == "first-hand-off"  # hand-crafted: far ahead of the other older baselines
     assert "best baseline, step accuracy" in rows[best_step]
     marked = [name for name, text in rows.items() if "best baseline, step accuracy" in text]
-    assert marked == [best_step]
+    # the two newer rules score the same as first-hand-off on these logs: every tied best is marked
+    best = summary["baselines"][best_step]["all"]["step_accuracy"]
+    tied = [n for n, f in summary["baselines"].items() if f["all"]["step_accuracy"] == best]
+    assert sorted(marked) == sorted(tied)
+    assert set(tied) == {"first-hand-off", "tool-error-near-hand-off", "first-state-change"}

@@ -1,7 +1,8 @@
-"""Tracers that need no model: the random baseline and four positional baselines.
+"""Tracers that need no model: the random baseline and the model-free rules (`tracers.rules`).
 
 They anchor every results table: a method that does not beat them has learned nothing.
-`agentracer eval` runs the fixed set `BASELINES` beside every tracer.
+`agentracer eval` runs the fixed set `BASELINES` beside every tracer. A rule's verdict offers
+the next two steps of its ranking as candidates, so its top-3 is scored as a learned tracer's.
 
 Their `confidence` is the uniform prior over the run's agent steps, 1 / (number of agent
 steps): a baseline knows nothing about the content, and says so.
@@ -14,6 +15,7 @@ import random
 from agentracer.naming import normalise_agent
 from agentracer.tracers.base import Expectation, Tracer, TracerSettings
 from agentracer.tracers.registry import register_tracer
+from agentracer.tracers.rules import RULES, explain, rule_ranking
 from agentracer.tracers.structure import structure
 from agentracer.trajectory import Step, Trajectory, Verdict
 from agentracer.wording import count
@@ -24,6 +26,8 @@ BASELINES = (
     "last-agent-step",
     "most-frequent-agent",
     "first-hand-off",
+    "tool-error-near-hand-off",
+    "first-state-change",
 )
 """The model-free baselines `eval` prints beside every tracer (random analytically)."""
 
@@ -35,13 +39,16 @@ def _prior(trajectory: Trajectory) -> float | None:
 
 def blame(trajectory: Trajectory, step: Step, reason: str, tracer: str) -> Verdict:
     """A consistent verdict blaming `step`, with evidence, category and fix, and the uniform
-    prior as its confidence."""
+    prior as its confidence; a rule (`tracer` names one) adds the next two steps of its ranking
+    as candidates."""
+    ranking = rule_ranking(tracer, trajectory) if tracer in RULES else []
     verdict = Verdict(
         agent=step.agent,
         step=step.index,
         reason=reason,
         tracer=tracer,
         confidence=_prior(trajectory),
+        candidates=[i for i in ranking if i != step.index][:2],
     )
     return structure(verdict, trajectory)
 
@@ -170,6 +177,23 @@ class FirstHandOffTracer(Tracer):
         return blame(trajectory, firsts[0], reason, self.name)
 
 
+class RankingRuleTracer(Tracer):
+    """Blames the first pick of a ranking rule of `tracers.rules` (`tool-error-near-hand-off`,
+    `first-state-change`), and says which part of the rule picked it."""
+
+    def __init__(self, rule: str) -> None:
+        self.name = rule
+
+    async def attribute(
+        self, trajectory: Trajectory, *, with_ground_truth: bool = False
+    ) -> Verdict:
+        ranking = rule_ranking(self.name, trajectory)
+        if not ranking:
+            return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
+        step = trajectory.steps[ranking[0]]
+        return blame(trajectory, step, explain(self.name, trajectory, step), self.name)
+
+
 @register_tracer(
     "random", summary="uniform over the agents that acted, then over its steps (seeded)"
 )
@@ -201,3 +225,21 @@ def _most_frequent(settings: TracerSettings) -> Tracer:
 )
 def _first_hand_off(settings: TracerSettings) -> Tracer:
     return FirstHandOffTracer()
+
+
+@register_tracer(
+    "tool-error-near-hand-off",
+    summary="blames the agent step nearest the first hand-off whose tool output reports an "
+    "error; else the first hand-off",
+)
+def _tool_error(settings: TracerSettings) -> Tracer:
+    return RankingRuleTracer("tool-error-near-hand-off")
+
+
+@register_tracer(
+    "first-state-change",
+    summary="blames the first step that calls a state-changing tool (cancel, modify, send, ...); "
+    "else as tool-error-near-hand-off",
+)
+def _first_state_change(settings: TracerSettings) -> Tracer:
+    return RankingRuleTracer("first-state-change")

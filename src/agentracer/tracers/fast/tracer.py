@@ -23,6 +23,7 @@ from agentracer.tracers.base import Tracer, TracerSettings
 from agentracer.tracers.fast.model import FastModel, load_model, softmax
 from agentracer.tracers.fast.training import MODEL_FILE, model_path, training_ids
 from agentracer.tracers.registry import register_tracer
+from agentracer.tracers.rules import explain
 from agentracer.tracers.structure import structure
 from agentracer.trajectory import Trajectory, Verdict
 
@@ -116,7 +117,8 @@ class FastTracer(Tracer):
         if anchored:
             measured = self.model.meta.get("anchor", {}).get("training_top1")
             reason = (
-                f"the `{self.model.anchor}` rule's pick, which this model leads with (the "
+                f"{explain(self.model.anchor, trajectory, step)}, picked by the "
+                f"`{self.model.anchor}` rule, which this model leads with (the "
                 f"model-free rule with the best top-1 on its training runs); the ranker, which "
                 f"orders the other candidates, puts it {by_score.index(best) + 1} of {len(indices)}; "
                 f"cues at this step: {_cues(rows[best], self.model.features.names)}"

@@ -23,8 +23,9 @@ import re
 from collections.abc import Sequence
 
 from agentracer.tracers.fast.features import CORRECTION, NUMBER, WORD
+from agentracer.tracers.rules import tool_outputs
 from agentracer.tracers.taxonomy import ERROR_WORDS
-from agentracer.trajectory import Step, StepKind, Trajectory
+from agentracer.trajectory import Trajectory
 
 HAND_OFF_CLIP = 3  # agent steps either side of the first hand-off told apart
 RETRY = re.compile(
@@ -74,17 +75,6 @@ def percentiles(values: Sequence[float]) -> list[float]:
             ranks[order[k]] = (start + end) / 2 / (n - 1)
         start = end + 1
     return ranks
-
-
-def tool_outputs(steps: Sequence[Step], index: int, limit: int = 2) -> list[Step]:
-    """The steps that are not an agent's right after step `index`, up to the next agent step
-    (at most `limit`): the output of what that step ran, not of a later agent's call."""
-    found: list[Step] = []
-    for following in steps[index + 1 : index + 1 + limit]:
-        if following.kind is StepKind.AGENT:
-            break
-        found.append(following)
-    return found
 
 
 def _terms(text: str) -> set[str]:
