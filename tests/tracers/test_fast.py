@@ -93,6 +93,15 @@ def test_the_shipped_model_saw_every_labelled_source_and_its_card_holds_the_loso
     assert all(r["trained_on"] and r["left_out"] not in r["trained_on"] for r in rows)
     card = (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
     assert "Leave-one-system-out" in card and "benchmarks/loso.py" in card
+    # the card's table says what TRAINING.json measured, row by row (it cannot drift)
+    for row in rows:
+        low, high = row["top1_ci95"]
+        line = next(
+            (line for line in card.splitlines() if f"{row['n']}) | {row['top1']:.1f} [" in line),
+            "",
+        )
+        assert f"{row['top1']:.1f} [{low:.1f}, {high:.1f}] | {row['top3']:.1f} |" in line, row
+    assert f"leads with `{record['anchor']['rule']}`" in card
     model = load_model(DEFAULT_MODEL)
     assert model.temperature > 0 and model.anchor == record["anchor"]["rule"]
     assert list(model.features.families) == record["families"]
