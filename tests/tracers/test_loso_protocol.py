@@ -42,3 +42,24 @@ def test_a_ranker_spec_names_families_settings_and_anchor() -> None:
     assert ranker == loso.Ranker("base,transfer", "small", True)
     assert "led by the rule chosen" in ranker.label and "small settings" in ranker.label
     assert loso.Ranker.parse("base") == loso.Ranker("base", "default", False)
+
+
+def test_the_encoder_benchmark_combines_scores_with_the_rule_as_documented() -> None:
+    """`benchmarks/encoder_transfer.py`'s three ways to use a step scorer, on the example with
+    a scripted scorer (the real fine-tuned encoder is the benchmark's own run)."""
+    import encoder_transfer
+
+    run = load_one(EXAMPLE)  # five agent steps, the gold at step 1, where the rule starts
+
+    class Reversed:
+        def order(self, trajectory):  # the last agent step scores highest
+            return [s.index for s in reversed(trajectory.agent_steps())]
+
+    found = encoder_transfer.variants("first-hand-off", Reversed(), [run])  # type: ignore[arg-type]
+    ranking = loso.rule_ranking("first-hand-off", run)
+    assert ranking[0] == 1
+    assert found["encoder"] == [loso.hits_of(Reversed().order(run), run)]
+    assert found["rule, then encoder"] == [(1.0, 1.0)]  # the rule's pick leads
+    reranked = [i for i in Reversed().order(run) if i in ranking[:3]] + ranking[3:]
+    assert found["encoder re-ranks"] == [loso.hits_of(reranked, run)]
+    assert found["encoder re-ranks"][0][1] == 1.0  # same three steps, so the same top-3
