@@ -92,7 +92,7 @@ class Scorer:
 
     def pairs(self, run: Trajectory, indices: Sequence[int]) -> tuple[list[str], list[str]]:
         task_ids = self.tokenizer(run.question or "", add_special_tokens=False)["input_ids"]
-        task = self.tokenizer.decode(task_ids[:MAX_TASK_TOKENS])
+        task = str(self.tokenizer.decode(task_ids[:MAX_TASK_TOKENS]))
         steps = [f"[{run.steps[i].agent}] {run.steps[i].content[:2000]}" for i in indices]
         return [task] * len(steps), steps
 

@@ -307,4 +307,4 @@ def write_record(directory: Path, rows: list[dict], args: argparse.Namespace, se
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

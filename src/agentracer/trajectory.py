@@ -149,10 +149,10 @@ class Trajectory(_Model):
                     f"step indices must be 0, 1, 2, ...: position {position} has index {step.index}"
                 )
         if self.label is not None:
-            for step in self.label.failure_steps():
-                if step >= len(self.steps):
+            for labelled in self.label.failure_steps():
+                if labelled >= len(self.steps):
                     raise ValueError(
-                        f"the labelled step {step} is outside the history "
+                        f"the labelled step {labelled} is outside the history "
                         f"(steps 0..{len(self.steps) - 1})"
                     )
         return self

@@ -168,7 +168,9 @@ def eval_command(
 
     def advance(result: RecordResult | None) -> None:
         progress.advance(task)
-        for sink in sinks if result is not None and result.id in runs else []:
+        if result is None or result.id not in runs:
+            return
+        for sink in sinks:
             sink.send(runs[result.id], result.verdict)  # new verdicts only, never resumed ones
 
     with Progress(

@@ -138,12 +138,13 @@ def run_bench(
     if not cases:
         raise AgenTracerError(f"{bench} holds no labelled failed or successful run to forecast")
 
+    def show(record: ForecastRecord | None) -> None:
+        if record is not None:
+            err.print(escape(_line(record)), soft_wrap=True)
+
     async def go() -> tuple[list[ForecastRecord], int, list[dict[str, str]]]:
         try:
-            return await run_forecasts(
-                cases, forecaster, config, out_dir,
-                on_result=lambda r: r is not None and err.print(escape(_line(r)), soft_wrap=True),
-            )  # fmt: skip
+            return await run_forecasts(cases, forecaster, config, out_dir, on_result=show)
         finally:
             await close(forecaster)
 

@@ -64,7 +64,7 @@ def _attempt(run: Callable[[], Recording]) -> tuple[str, bool]:
         recording = run()
     except AgenTracerError as error:  # a refused replay is a failed attempt, with its reason
         return f"error: {error.one_line()[:120]}", False
-    status = recording.outcome.status
+    status: str = recording.outcome.status
     if status != "success" and recording.outcome.message:
         status = f"{status}: {' '.join(recording.outcome.message.split())[:120]}"
     return status, succeeded(recording)

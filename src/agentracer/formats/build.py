@@ -49,17 +49,18 @@ class TrajectoryBuilder:
         source_id: str | None = None,
     ) -> Step:
         """Append one step; `speaker` defaults to `agent` (the raw string, when the source has one)."""
-        fields = {
+        calls = list(tool_calls)
+        fields: dict[str, object] = {
             "index": len(self.steps),
             "agent": agent,
             "speaker": speaker if speaker is not None else agent,
             "kind": kind,
             "content": content,
             "role": role,
-            "tool_calls": list(tool_calls),
+            "tool_calls": calls,
             "source_id": source_id,
         }
-        if _well_typed(agent, speaker, kind, content, role, source_id, fields["tool_calls"]):
+        if _well_typed(agent, speaker, kind, content, role, source_id, calls):
             # Already what validation would produce: skip it (a 200k-span export pays for it).
             step = _constructed(Step, fields, _STEP_FIELDS)
         else:
@@ -148,7 +149,7 @@ def _well_typed(
     content: object,
     role: object,
     source_id: object,
-    tool_calls: list[object],
+    tool_calls: Sequence[object],
 ) -> bool:
     return (
         type(agent) is str

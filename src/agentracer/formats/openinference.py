@@ -74,7 +74,7 @@ def _as_lists(node: Any) -> Any:
         return node
     converted = {k: _as_lists(v) for k, v in node.items()}
     if converted and all(k.isdigit() for k in converted):
-        items = [{} for _ in range(max(int(k) for k in converted) + 1)]
+        items: list[Any] = [{} for _ in range(max(int(k) for k in converted) + 1)]
         for k, v in converted.items():
             items[int(k)] = v
         return items
@@ -82,7 +82,7 @@ def _as_lists(node: Any) -> Any:
 
 
 def _message(raw: dict[str, Any]) -> Message:
-    body = raw.get("message") if isinstance(raw.get("message"), dict) else raw
+    body: dict[str, Any] = raw["message"] if isinstance(raw.get("message"), dict) else raw
     message = Message(role=str(body.get("role") or ""))
     texts = [as_text(body.get("content"))] if body.get("content") is not None else []
     for part in body.get("contents") or []:
@@ -94,7 +94,9 @@ def _message(raw: dict[str, Any]) -> Message:
         call = raw_call.get("tool_call") if isinstance(raw_call, dict) else None
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function: dict[str, Any] = (
+            call["function"] if isinstance(call.get("function"), dict) else {}
+        )
         message.tool_calls.append(
             tool_call(call.get("id"), function.get("name"), function.get("arguments"))
         )

@@ -79,7 +79,9 @@ def _chat_message(raw: dict[str, Any]) -> Message:
     message = Message(role=str(raw.get("role") or ""), text=as_text(raw.get("content")))
     for call in raw.get("tool_calls") or []:
         if isinstance(call, dict):
-            function = call.get("function") if isinstance(call.get("function"), dict) else call
+            function: dict[str, Any] = (
+                call["function"] if isinstance(call.get("function"), dict) else call
+            )
             message.tool_calls.append(
                 tool_call(call.get("id"), function.get("name"), function.get("arguments"))
             )

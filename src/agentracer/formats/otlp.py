@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import gc
 import re
 import sys
@@ -365,14 +366,14 @@ def read_otlp_spans(
     OTLP/JSON, spans without ids. Streams JSON Lines, keeping only `keep` attributes."""
     spans: list[Span] = []
     skipped: list[str] = []
+
+    def note(at: str, error: TraceFormatError) -> None:
+        skipped.append(f"{at}: {error.message}")
+
     for key, record in probe.iter_records(on_error=lambda error: skipped.append(error.message)):
         where = key or "the document"
         try:
-            spans.extend(
-                iter_otlp_spans(
-                    record, keep, lambda e, at=where: skipped.append(f"{at}: {e.message}")
-                )
-            )
+            spans.extend(iter_otlp_spans(record, keep, functools.partial(note, where)))
         except TraceFormatError as error:
             skipped.append(f"{where}: {error.message}")
     notes = []

@@ -43,7 +43,7 @@ class OpenAIUpstream:
         self.base_url = base_url  # names the endpoint (scale.limiter shares limits by it)
         api_key = connection.api_key or secret("OPENAI_API_KEY") or PLACEHOLDER_KEY
         # The real key: the recorder scrubs it from the recorded program's environment.
-        self.secrets = (api_key,) if api_key != PLACEHOLDER_KEY else ()
+        self.secrets: tuple[str, ...] = (api_key,) if api_key != PLACEHOLDER_KEY else ()
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key,

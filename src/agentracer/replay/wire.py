@@ -12,9 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class Readable(Protocol):
+    """What a request body is read from: `BaseHTTPRequestHandler.rfile`, a file, a pipe."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 class BadRequest(Exception):
@@ -98,7 +104,7 @@ FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
-def read_json_body(headers: Any, stream: BinaryIO) -> dict[str, Any]:
+def read_json_body(headers: Any, stream: Readable) -> dict[str, Any]:
     """The request's JSON object, read by its `Content-Length`; `BadRequest` otherwise."""
     declared = headers.get("Content-Length")
     if declared is None:

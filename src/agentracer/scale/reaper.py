@@ -60,7 +60,8 @@ def _table() -> dict[int, tuple[int, str]]:
 
 
 def _descendants(roots: set[int], table: dict[int, tuple[int, str]]) -> set[int]:
-    found, frontier = set(), set(roots)
+    found: set[int] = set()
+    frontier = set(roots)
     while frontier:
         children = {pid for pid, (parent, _) in table.items() if parent in frontier}
         frontier = children - found

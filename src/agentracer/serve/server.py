@@ -129,8 +129,9 @@ class TraceServer(ThreadingHTTPServer):
 
     @property
     def endpoint(self) -> str:
-        host, port = self.server_address[:2]
-        host = f"[{host}]" if ":" in str(host) else host
+        address, port = self.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else str(address)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}"
 
     def count(self, n: int) -> None:

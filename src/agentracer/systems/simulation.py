@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
@@ -67,7 +67,7 @@ def ask_action(
     completion = client.chat.completions.create(
         model=os.environ.get("SIMULATION_MODEL", "default"), messages=messages, temperature=0,
         max_tokens=max_tokens, seed=seed, extra_headers={"X-AgenTracer-Agent": agent},
-        response_format=schema,  # type: ignore[arg-type]
+        response_format=cast(Any, schema),  # a json_schema format as a plain dict
     )  # fmt: skip
     return completion.choices[0].message.content or ""
 

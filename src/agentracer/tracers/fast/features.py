@@ -107,8 +107,8 @@ def step_features(trajectory: Trajectory) -> tuple[list[int], list[list[float]]]
     counts = Counter(s.agent for s in agent_steps)
     order = {agent: i for i, agent in enumerate(dict.fromkeys(s.agent for s in agent_steps))}
     most = max(counts.values()) if counts else 0
-    firsts = {}
-    lasts = {}
+    firsts: dict[str, int] = {}
+    lasts: dict[str, int] = {}
     for s in agent_steps:
         firsts.setdefault(s.agent, s.index)
         lasts[s.agent] = s.index

@@ -58,5 +58,6 @@ class SignalCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
         with os.fdopen(fd, "wb") as handle:
-            numpy.savez(handle, **arrays)
+            # numpy's stubs type **kwds as its allow_pickle flag; the arrays are keyword arrays
+            numpy.savez(handle, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)

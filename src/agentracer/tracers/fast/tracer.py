@@ -109,16 +109,16 @@ class FastTracer(Tracer):
         position = {step: k for k, step in enumerate(indices)}
         led = self.model.lead(trajectory, [indices[k] for k in by_score])
         order = [position[step] for step in led]
-        anchored = self.model.anchor is not None
+        anchor = self.model.anchor
         best = order[0]
         step = trajectory.steps[indices[best]]
         reason = _reason(rows[best], self.model.features.names, len(indices), probabilities[best])
         confidence: float | None = round(probabilities[best], 4)
-        if anchored:
+        if anchor is not None:
             measured = self.model.meta.get("anchor", {}).get("training_top1")
             reason = (
-                f"{explain(self.model.anchor, trajectory, step)}, picked by the "
-                f"`{self.model.anchor}` rule, which this model leads with (the "
+                f"{explain(anchor, trajectory, step)}, picked by the "
+                f"`{anchor}` rule, which this model leads with (the "
                 f"model-free rule with the best top-1 on its training runs); the ranker, which "
                 f"orders the other candidates, puts it {by_score.index(best) + 1} of {len(indices)}; "
                 f"cues at this step: {_cues(rows[best], self.model.features.names)}"
