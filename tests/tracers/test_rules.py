@@ -124,3 +124,14 @@ def test_on_tau_bench_retail_the_first_state_change_beats_the_older_rules(data_d
     assert len(runs) == 21
     new = _top1("first-state-change", runs)
     assert all(new > _top1(rule, runs) for rule in RULES if rule != "first-state-change")
+
+
+def test_a_run_without_agent_steps_gets_an_empty_verdict_from_every_rule() -> None:
+    run = Trajectory.model_validate({
+        "id": "no-agent", "question": "q",
+        "steps": [{"index": 0, "agent": "user", "speaker": "user", "kind": "user", "content": "hi"}],
+    })  # fmt: skip
+    for rule in RULES:
+        verdict = asyncio.run(create_tracer(rule).attribute(run))
+        assert (verdict.agent, verdict.step, verdict.candidates) == (None, None, []), rule
+        assert verdict.reason == "no step was taken by a blamable agent"
