@@ -135,3 +135,24 @@ def test_a_run_without_agent_steps_gets_an_empty_verdict_from_every_rule() -> No
         verdict = asyncio.run(create_tracer(rule).attribute(run))
         assert (verdict.agent, verdict.step, verdict.candidates) == (None, None, []), rule
         assert verdict.reason == "no step was taken by a blamable agent"
+
+
+def test_a_hand_off_tool_is_not_a_state_change() -> None:
+    assert not changes_state("transfer_to_researcher", ["Triage", "Researcher"])
+    assert not changes_state("transferToResearcher", ["Researcher"])
+    assert changes_state("transfer_to_human_agents", ["assistant"])  # tau-bench: an action
+    assert changes_state("transfer_to_researcher", ["Triage"])  # no such agent in the run
+
+
+@pytest.mark.parametrize(
+    "trace", ["agents_sdk/handoff_trace.jsonl", "autogen/swarm_task_result.json"]
+)
+def test_hand_offs_of_real_frameworks_are_not_blamed_as_state_changes(trace: str) -> None:
+    """The OpenAI Agents SDK and an AutoGen swarm hand off by calling `transfer_to_<agent>`
+    (traces made by the real libraries, tests/formats/data): the rule must rank those runs as
+    `tool-error-near-hand-off` does, not blame the routing call."""
+    from agentracer.formats import load_one
+
+    run = load_one(Path(__file__).parents[1] / "formats" / "data" / trace)
+    assert any(c.name == "transfer_to_researcher" for s in run.steps for c in s.tool_calls)
+    assert rule_ranking("first-state-change", run) == rule_ranking("tool-error-near-hand-off", run)

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from agentracer.errors import AgenTracerError
+from agentracer.naming import normalise_agent
 from agentracer.tracers.taxonomy import has_error
 from agentracer.trajectory import Step, StepKind, Trajectory
 
@@ -101,11 +102,16 @@ def tool_outputs(steps: Sequence[Step], index: int, limit: int = 2) -> list[Step
     return found
 
 
-def changes_state(tool_name: str) -> bool:
+def changes_state(tool_name: str, agents: Sequence[str] = ()) -> bool:
     """Whether a tool named `tool_name` changes state: its first word is in `STATE_VERBS`
-    (snake_case, camelCase, kebab-case and dotted names alike)."""
+    (snake_case, camelCase, kebab-case and dotted names alike), and it is not a hand-off to one
+    of the run's `agents` (`transfer_to_researcher` in the OpenAI Agents SDK or an AutoGen
+    swarm passes the turn; it changes nothing outside the run)."""
     words = _WORDS.findall(tool_name.rsplit(".", 1)[-1])
-    return bool(words) and words[0].lower() in STATE_VERBS
+    if not words or words[0].lower() not in STATE_VERBS:
+        return False
+    rest = "".join(words[1:]).casefold()  # transfer_to_researcher: "toresearcher"
+    return not any(a and rest in (a, f"to{a}") for a in map(normalise_agent, agents))
 
 
 def hand_off_rank(agent_steps: Sequence[Step]) -> int:
@@ -133,11 +139,17 @@ def _tool_error(trajectory_steps: Sequence[Step], agent_steps: Sequence[Step]) -
     return [i for i in by_hand_off if i in failed] + [i for i in by_hand_off if i not in failed]
 
 
+def state_changes(step: Step, trajectory: Trajectory) -> list[str]:
+    """The names of the tools `step` calls that change state (`changes_state`)."""
+    agents = trajectory.agents or sorted({s.agent for s in trajectory.agent_steps()})
+    return [c.name for c in step.tool_calls if changes_state(c.name, agents)]
+
+
 def _first_state_change(trajectory: Trajectory) -> list[int]:
     agent_steps = trajectory.agent_steps()
-    acting = [s.index for s in agent_steps if any(changes_state(c.name) for c in s.tool_calls)]
-    rest = [i for i in _tool_error(trajectory.steps, agent_steps) if i not in set(acting)]
-    return acting + rest
+    acting = [s.index for s in agent_steps if state_changes(s, trajectory)]
+    chosen = set(acting)
+    return acting + [i for i in _tool_error(trajectory.steps, agent_steps) if i not in chosen]
 
 
 def _most_frequent(agent_steps: Sequence[Step]) -> list[int]:
@@ -179,7 +191,7 @@ def explain(rule: str, trajectory: Trajectory, step: Step) -> str:
         return "the last step taken by an agent"
     if rule == "most-frequent-agent":
         return f"the first step of {step.agent}, the agent that acted most often"
-    calls = [c.name for c in step.tool_calls if changes_state(c.name)]
+    calls = state_changes(step, trajectory)
     if rule == "first-state-change" and calls:
         return f"the first step that calls a tool changing state ({calls[0]})"
     if rule != "first-hand-off" and any(
