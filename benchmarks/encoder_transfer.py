@@ -177,7 +177,9 @@ def encoder_scores(
     scored: Sequence[str], args: argparse.Namespace,
 ) -> dict[str, list[float]]:  # fmt: skip
     """Scores of every run of the `scored` systems by an encoder fine-tuned on the `trained_on`
-    systems, kept on disk (`--cache`) so that an interrupted benchmark resumes."""
+    systems, kept on disk (`--cache`) so that an interrupted benchmark resumes. A fine-tuning
+    scores every system it was not trained on, so that the same encoder is never trained twice
+    (with `--stack`, each two-system encoder serves two folds)."""
     key = "+".join(sorted(trained_on)).replace(" ", "_").replace("&", "")
     path = args.cache / f"{key}.e{args.epochs}.s{args.seed}.json"
     done: dict[str, list[float]] = json.loads(path.read_text()) if path.exists() else {}
@@ -187,7 +189,8 @@ def encoder_scores(
     started = time.perf_counter()
     scorer = Scorer(model_dir, args.seed)
     scorer.train([r for name in trained_on for r in runs[name]], args.epochs, args.seed)
-    done.update({r.id: scorer.scores(r) for r in wanted})
+    unseen = [r for name in runs if name not in trained_on for r in runs[name]]
+    done.update({r.id: scorer.scores(r) for r in unseen})
     args.cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(done))
     minutes = (time.perf_counter() - started) / 60
