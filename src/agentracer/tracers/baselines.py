@@ -37,11 +37,15 @@ def _prior(trajectory: Trajectory) -> float | None:
     return 1 / n if n else None
 
 
-def blame(trajectory: Trajectory, step: Step, reason: str, tracer: str) -> Verdict:
+def blame(
+    trajectory: Trajectory, step: Step, reason: str, tracer: str,
+    ranking: list[int] | None = None,
+) -> Verdict:  # fmt: skip
     """A consistent verdict blaming `step`, with evidence, category and fix, and the uniform
     prior as its confidence; a rule (`tracer` names one) adds the next two steps of its ranking
-    as candidates."""
-    ranking = rule_ranking(tracer, trajectory) if tracer in RULES else []
+    (`ranking` when the caller has it already) as candidates."""
+    if ranking is None:
+        ranking = rule_ranking(tracer, trajectory) if tracer in RULES else []
     verdict = Verdict(
         agent=step.agent,
         step=step.index,
@@ -191,7 +195,8 @@ class RankingRuleTracer(Tracer):
         if not ranking:
             return Verdict(reason="no step was taken by a blamable agent", tracer=self.name)
         step = trajectory.steps[ranking[0]]
-        return blame(trajectory, step, explain(self.name, trajectory, step), self.name)
+        reason = explain(self.name, trajectory, step)
+        return blame(trajectory, step, reason, self.name, ranking)
 
 
 @register_tracer(

@@ -139,15 +139,21 @@ def _tool_error(trajectory_steps: Sequence[Step], agent_steps: Sequence[Step]) -
     return [i for i in by_hand_off if i in failed] + [i for i in by_hand_off if i not in failed]
 
 
-def state_changes(step: Step, trajectory: Trajectory) -> list[str]:
+def _agents(trajectory: Trajectory) -> list[str]:
+    """The run's agents, as its source listed them or as they acted: the names a hand-off
+    tool may pass the turn to."""
+    return trajectory.agents or sorted({s.agent for s in trajectory.agent_steps()})
+
+
+def state_changes(step: Step, agents: Sequence[str]) -> list[str]:
     """The names of the tools `step` calls that change state (`changes_state`)."""
-    agents = trajectory.agents or sorted({s.agent for s in trajectory.agent_steps()})
     return [c.name for c in step.tool_calls if changes_state(c.name, agents)]
 
 
 def _first_state_change(trajectory: Trajectory) -> list[int]:
     agent_steps = trajectory.agent_steps()
-    acting = [s.index for s in agent_steps if state_changes(s, trajectory)]
+    agents = _agents(trajectory)
+    acting = [s.index for s in agent_steps if state_changes(s, agents)]
     chosen = set(acting)
     return acting + [i for i in _tool_error(trajectory.steps, agent_steps) if i not in chosen]
 
@@ -191,7 +197,7 @@ def explain(rule: str, trajectory: Trajectory, step: Step) -> str:
         return "the last step taken by an agent"
     if rule == "most-frequent-agent":
         return f"the first step of {step.agent}, the agent that acted most often"
-    calls = state_changes(step, trajectory)
+    calls = state_changes(step, _agents(trajectory))
     if rule == "first-state-change" and calls:
         return f"the first step that calls a tool changing state ({calls[0]})"
     if rule != "first-hand-off" and any(

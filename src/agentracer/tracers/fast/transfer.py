@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 
 from agentracer.tracers.fast.features import CORRECTION, NUMBER, WORD
-from agentracer.tracers.rules import tool_outputs
+from agentracer.tracers.rules import hand_off_rank, tool_outputs
 from agentracer.tracers.taxonomy import ERROR_WORDS
 from agentracer.trajectory import Trajectory
 
@@ -96,7 +96,7 @@ def transfer_features(trajectory: Trajectory) -> list[list[float]]:
     m = len(agent_steps)
     if not m:
         return []
-    hand_off = next((r for r, s in enumerate(agent_steps) if s.agent != agent_steps[0].agent), 0)
+    hand_off = hand_off_rank(agent_steps)
     first_seen_agent: dict[str, int] = {}
     for s in agent_steps:
         first_seen_agent.setdefault(s.agent, len(first_seen_agent))
